@@ -1,0 +1,18 @@
+# The README's two commands: `make demo` (the main job on the embedded default) and `make test`.
+PYTHON ?= python3
+SHELL := /bin/bash
+
+.PHONY: setup demo test lint
+
+setup:
+	@PYTHON=$(PYTHON) bash scripts/setup.sh
+
+demo: setup
+	rewardlab score --reward classifier:minilm --data generated --out runs/demo/scores.jsonl
+
+test: setup
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m pytest -q
+
+lint: setup
+	$(PYTHON) -m ruff check .

@@ -1,0 +1,122 @@
+"""Trained classifier reward models: any ``AutoModelForSequenceClassification`` checkpoint.
+
+One label is a scalar reward; more labels are a multi-head (multi-attribute) model whose heads are
+reported as score components and averaged into ``value``. The embedded default ``classifier:minilm`` is
+all-MiniLM-L6-v2 with a fresh 1-label head initialised under a fixed seed: a real forward pass whose
+scores mean nothing until it is trained (``rewardlab train bt``).
+
+Spec: ``classifier:PATH_OR_HUB_ID[,max_length=N][,truncation=truncate-left|truncate-right|drop|error]
+[,batch_tokens=N][,max_batch_size=N][,device=cpu|cuda][,dtype=float32|bfloat16][,normalize=true]``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rewardlab.engine.encoding import TruncationPolicy, encode_samples, model_max_length
+from rewardlab.engine.forward import BatchSettings, ForwardStats, ProgressFn, classify
+from rewardlab.engine.loading import LoadedModel, load_sequence_classifier, quiet_transformers
+from rewardlab.rewards.base import parse_options
+from rewardlab.types import Sample, Score
+
+
+@dataclass
+class ClassifierOptions:
+    max_length: int | None = None
+    truncation: TruncationPolicy = TruncationPolicy.truncate_left
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    device: str | None = None
+    dtype: str | None = None
+    normalize: bool = False
+
+    @classmethod
+    def from_dict(cls, options: dict[str, str]) -> ClassifierOptions:
+        known = {"max_length", "truncation", "batch_tokens", "max_batch_size", "device", "dtype", "normalize"}
+        unknown = set(options) - known
+        if unknown:
+            raise ValueError(f"unknown classifier option(s) {sorted(unknown)}; known: {sorted(known)}")
+        batch = BatchSettings(
+            batch_tokens=int(options["batch_tokens"]) if "batch_tokens" in options else None,
+            max_batch_size=int(options["max_batch_size"]) if "max_batch_size" in options else None,
+        )
+        return cls(
+            max_length=int(options["max_length"]) if "max_length" in options else None,
+            truncation=TruncationPolicy(options.get("truncation", "truncate-left")),
+            batch=batch,
+            device=options.get("device"),
+            dtype=options.get("dtype"),
+            normalize=options.get("normalize", "false").lower() in {"1", "true", "yes"},
+        )
+
+
+class ClassifierReward:
+    """Scores samples with a sequence-classification model through the batching engine."""
+
+    def __init__(self, model: str | LoadedModel = "minilm", options: ClassifierOptions | None = None):
+        quiet_transformers()
+        self.options = options or ClassifierOptions()
+        self.loaded = model if isinstance(model, LoadedModel) else load_sequence_classifier(
+            model, device=self.options.device, dtype=self.options.dtype
+        )
+        self.name = f"classifier:{model if isinstance(model, str) else self.loaded.path}"
+        config = self.loaded.model.config
+        self.max_length = self.options.max_length or model_max_length(self.loaded.tokenizer, config)
+        self.labels = [config.id2label.get(i, f"label_{i}") for i in range(config.num_labels)]
+        self.stats = ForwardStats()
+        self.truncated = 0
+        self.dropped = 0
+        self.progress: ProgressFn | None = None
+
+    @classmethod
+    def from_spec(cls, argument: str) -> ClassifierReward:
+        path, options = parse_options(argument)
+        return cls(path or "minilm", ClassifierOptions.from_dict(options))
+
+    def score(self, samples: Sequence[Sample]) -> list[Score]:
+        tok = self.loaded.tokenizer
+        encoded = encode_samples(tok, samples, self.max_length, self.options.truncation)
+        self.truncated += encoded.truncated
+        self.dropped += len(encoded.dropped)
+        logits = classify(
+            self.loaded.model, encoded.input_ids, encoded.token_type_ids, tok.pad_token_id,
+            self.options.batch, self.progress, self.stats,
+        )
+        scores: dict[int, Score] = {i: Score.failure(reason) for i, reason in encoded.dropped.items()}
+        for row, i in zip(logits, encoded.kept):
+            scores[i] = self._to_score(row)
+        return [scores[i] for i in range(len(samples))]
+
+    def _to_score(self, row: np.ndarray) -> Score:
+        mean, std = self.normalization()
+        if self.options.normalize and mean is not None:
+            row = (row - mean) / (std or 1.0)
+        if len(row) == 1:
+            return Score(value=float(row[0]))
+        return Score(value=float(row.mean()), components=dict(zip(self.labels, map(float, row))))
+
+    def normalization(self) -> tuple[float | None, float | None]:
+        """Reward mean/std stored by ``rewardlab train`` in the model config (as OpenRLHF does)."""
+        config = self.loaded.model.config
+        return getattr(config, "reward_mean", None), getattr(config, "reward_std", None)
+
+    def provenance(self) -> dict[str, Any]:
+        tok = self.loaded.tokenizer
+        return {
+            "model_path": self.loaded.path,
+            "weights_sha256": self.loaded.weights_sha256,
+            "dtype": str(self.loaded.dtype).replace("torch.", ""),
+            "device": str(self.loaded.device),
+            "attn_implementation": self.loaded.attn_implementation,
+            "chat_template": bool(getattr(tok, "chat_template", None)),
+            "padding_side": "right",
+            "max_length": self.max_length,
+            "truncation": self.options.truncation.value,
+            "truncated": self.truncated,
+            "dropped": self.dropped,
+            "batch_tokens": self.options.batch.resolved(self.loaded.device)[0],
+            "max_batch_size": self.options.batch.resolved(self.loaded.device)[1],
+        }

@@ -1,0 +1,54 @@
+"""Shared fixtures: where the real benchmark data lives, and tiny real models built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """``$REWARDLAB_DATA`` or ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("REWARDLAB_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    return shared_data_root()
+
+
+@pytest.fixture
+def shared_file(data_root):
+    """Return a file under the shared data folder, or skip the test saying what is missing."""
+
+    def get(relative: str) -> Path:
+        path = data_root / relative
+        if not path.exists():
+            pytest.skip(f"real data not present: {path} (set REWARDLAB_DATA to the shared/data folder)")
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    from rewardlab.testing import tiny_bert_classifier
+
+    return tiny_bert_classifier(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_rm_dir(tmp_path_factory) -> Path:
+    from rewardlab.testing import tiny_llama
+
+    return tiny_llama(tmp_path_factory.mktemp("tiny_llama_rm"), classifier=True)
+
+
+@pytest.fixture(scope="session")
+def minilm_reward():
+    from rewardlab import load_reward
+
+    return load_reward("classifier:minilm")
