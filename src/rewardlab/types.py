@@ -9,12 +9,12 @@ They are plain dataclasses on purpose: cheap to build in hot loops, trivially JS
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 Message = dict[str, str]
 """One chat turn: ``{"role": "user" | "assistant" | "system", "content": str}``."""
 
-Prompt = Union[str, list[Message]]
+Prompt = str | list[Message]
 """A prompt is either plain text or a chat conversation that ends before the response."""
 
 

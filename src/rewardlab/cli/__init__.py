@@ -14,9 +14,25 @@ app = typer.Typer(
     name="rewardlab",
     help="Reward models: score, evaluate, train, serve and search with one interface.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+def _print_version(value: bool) -> None:
+    if value:
+        from rewardlab import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the rewardlab version and exit."),
+) -> None:
+    """Reward models: score, evaluate, train, serve and search with one interface."""
+
 
 COMMAND_MODULES = [
     "rewardlab.cli.score",
@@ -27,4 +43,21 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    """Entry point: user errors (bad input, unknown names, missing files) print one clear line, exit 2.
+
+    ``REWARDLAB_DEBUG=1`` shows the full traceback instead.
+    """
+    import os
+    import sys
+
+    from rich.console import Console
+
+    from rewardlab.registry import RegistryError
+
+    try:
+        app(standalone_mode=True)
+    except (ValueError, RegistryError, FileNotFoundError, OSError) as exc:
+        if os.environ.get("REWARDLAB_DEBUG"):
+            raise
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(2)

@@ -68,17 +68,21 @@ def encode_samples(
     samples: Sequence[Sample],
     max_length: int,
     policy: TruncationPolicy | str = TruncationPolicy.truncate_left,
+    concat: bool = False,
 ) -> Encoded:
     """Encode (prompt, response) pairs, applying the chat template when the tokenizer has one.
 
     Without a template the prompt and response are a text pair (``[CLS] prompt [SEP] response [SEP]`` for
-    BERT-like encoders, plain concatenation for GPT-like tokenizers).
+    BERT-like encoders, plain concatenation for GPT-like tokenizers). ``concat=True`` instead encodes the
+    single string ``prompt + response`` (how TRL and reward-bench feed hh-rlhf style transcripts, whose
+    prompt ends with "Assistant:"), so scores can be compared with those tools token for token.
     """
     policy = TruncationPolicy(policy)
     templated = has_chat_template(tokenizer)
-    if templated:
-        texts = [chat_text(tokenizer, s) for s in samples]
-        full = tokenizer(texts, add_special_tokens=False)
+    if templated or concat:
+        texts = [chat_text(tokenizer, s) if templated else prompt_to_text(s.prompt) + s.response
+                 for s in samples]
+        full = tokenizer(texts, add_special_tokens=not templated)
     else:
         prompts = [prompt_to_text(s.prompt) for s in samples]
         responses = [s.response for s in samples]
@@ -96,7 +100,7 @@ def encode_samples(
         )
     fixed: dict[int, tuple[list[int], list[int] | None]] = {}
     if long_items and policy in (TruncationPolicy.truncate_left, TruncationPolicy.truncate_right):
-        fixed = _truncate(tokenizer, samples, long_items, max_length, policy, templated, ids, types)
+        fixed = _truncate(tokenizer, samples, long_items, max_length, policy, templated, ids, types, concat)
         result.truncated = len(long_items)
     for i in range(len(samples)):
         if i in fixed:
@@ -113,7 +117,7 @@ def encode_samples(
     return result
 
 
-def _truncate(tokenizer, samples, items, max_length, policy, templated, ids, types):
+def _truncate(tokenizer, samples, items, max_length, policy, templated, ids, types, concat):  # noqa: PLR0913
     left = policy is TruncationPolicy.truncate_left
     out: dict[int, tuple[list[int], list[int] | None]] = {}
     if templated:
@@ -121,6 +125,16 @@ def _truncate(tokenizer, samples, items, max_length, policy, templated, ids, typ
             out[i] = (ids[i][-max_length:] if left else ids[i][:max_length]), None
         return out
     side = tokenizer.truncation_side
+    if concat:
+        tokenizer.truncation_side = "left" if left else "right"
+        try:
+            texts = [prompt_to_text(samples[i].prompt) + samples[i].response for i in items]
+            enc = tokenizer(texts, truncation=True, max_length=max_length)
+        finally:
+            tokenizer.truncation_side = side
+        for j, i in enumerate(items):
+            out[i] = enc["input_ids"][j], (enc["token_type_ids"][j] if "token_type_ids" in enc else None)
+        return out
     tokenizer.truncation_side = "left" if left else "right"
     try:
         prompts = [prompt_to_text(samples[i].prompt) for i in items]

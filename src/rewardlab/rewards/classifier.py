@@ -6,7 +6,9 @@ all-MiniLM-L6-v2 with a fresh 1-label head initialised under a fixed seed: a rea
 scores mean nothing until it is trained (``rewardlab train bt``).
 
 Spec: ``classifier:PATH_OR_HUB_ID[,max_length=N][,truncation=truncate-left|truncate-right|drop|error]
-[,batch_tokens=N][,max_batch_size=N][,device=cpu|cuda][,dtype=float32|bfloat16][,normalize=true]``
+[,batch_tokens=N][,max_batch_size=N][,device=cpu|cuda][,dtype=float32|bfloat16][,normalize=true]
+[,inputs=pair|concat]``. ``inputs=pair`` (default) encodes prompt and response as a text pair for models
+without a chat template; ``concat`` encodes ``prompt + response`` as one string.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ class ClassifierOptions:
     device: str | None = None
     dtype: str | None = None
     normalize: bool = False
+    concat: bool = False
 
     @classmethod
     def from_dict(cls, options: dict[str, str]) -> ClassifierOptions:
-        known = {"max_length", "truncation", "batch_tokens", "max_batch_size", "device", "dtype", "normalize"}
+        known = {"max_length", "truncation", "batch_tokens", "max_batch_size", "device", "dtype", "normalize",
+                 "inputs"}
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown classifier option(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -50,6 +54,7 @@ class ClassifierOptions:
             device=options.get("device"),
             dtype=options.get("dtype"),
             normalize=options.get("normalize", "false").lower() in {"1", "true", "yes"},
+            concat=_inputs_mode(options.get("inputs", "pair")),
         )
 
 
@@ -78,7 +83,7 @@ class ClassifierReward:
 
     def score(self, samples: Sequence[Sample]) -> list[Score]:
         tok = self.loaded.tokenizer
-        encoded = encode_samples(tok, samples, self.max_length, self.options.truncation)
+        encoded = encode_samples(tok, samples, self.max_length, self.options.truncation, self.options.concat)
         self.truncated += encoded.truncated
         self.dropped += len(encoded.dropped)
         logits = classify(
@@ -113,6 +118,7 @@ class ClassifierReward:
             "attn_implementation": self.loaded.attn_implementation,
             "chat_template": bool(getattr(tok, "chat_template", None)),
             "padding_side": "right",
+            "inputs": "concat" if self.options.concat else "pair",
             "max_length": self.max_length,
             "truncation": self.options.truncation.value,
             "truncated": self.truncated,
@@ -120,3 +126,9 @@ class ClassifierReward:
             "batch_tokens": self.options.batch.resolved(self.loaded.device)[0],
             "max_batch_size": self.options.batch.resolved(self.loaded.device)[1],
         }
+
+
+def _inputs_mode(value: str) -> bool:
+    if value not in {"pair", "concat"}:
+        raise ValueError(f"classifier option inputs={value!r}: use pair or concat")
+    return value == "concat"
