@@ -60,11 +60,11 @@ def _load(data, kind, prompt_key, chosen_key, rejected_key, response_key, limit)
 
     keys = FieldKeys(prompt_key=prompt_key, chosen_key=chosen_key, rejected_key=rejected_key,
                      response_key=response_key)
-    detected, records = load_records(data, kind=kind, keys=keys)
+    detected, records = load_records(data, kind=kind, keys=keys, limit=limit)
     if detected not in ("pairs", "samples"):
         raise typer.BadParameter(f"{data}: detected {detected} records; score handles pairs and samples "
                                  "(use rewardlab eval for best-of-N and step-labelled data)")
-    return (records[:limit] if limit else records), detected
+    return records, detected
 
 
 def _with_engine_options(spec: str, max_length, truncation, batch_tokens) -> str:
