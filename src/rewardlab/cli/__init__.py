@@ -36,6 +36,8 @@ def _root(
 
 COMMAND_MODULES = [
     "rewardlab.cli.score",
+    "rewardlab.cli.serve",
+    "rewardlab.cli.eval",
 ]
 
 for _module in COMMAND_MODULES:
@@ -51,6 +53,7 @@ def main() -> None:
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
 
     from rewardlab.registry import RegistryError
 
@@ -59,5 +62,6 @@ def main() -> None:
     except (ValueError, RegistryError, FileNotFoundError, OSError) as exc:
         if os.environ.get("REWARDLAB_DEBUG"):
             raise
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err = Console(stderr=True, soft_wrap=True, highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(2)
