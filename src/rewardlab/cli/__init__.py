@@ -37,7 +37,6 @@ def _root(
 COMMAND_MODULES = [
     "rewardlab.cli.score",
     "rewardlab.cli.serve",
-    "rewardlab.cli.eval",
 ]
 
 for _module in COMMAND_MODULES:
