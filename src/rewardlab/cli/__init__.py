@@ -36,7 +36,12 @@ def _root(
 
 COMMAND_MODULES = [
     "rewardlab.cli.score",
+    "rewardlab.cli.synth",
+    "rewardlab.cli.demo",
     "rewardlab.cli.serve",
+    "rewardlab.cli.eval",
+    "rewardlab.cli.train",
+    "rewardlab.cli.label_steps",
 ]
 
 for _module in COMMAND_MODULES:

@@ -1,0 +1,32 @@
+"""``rewardlab demo``: the whole reward-modeling lifecycle on the embedded world, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rewardlab.cli import app
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("rewardlab-demo"), help="Folder for every artefact and report.html."),
+    fresh: bool = typer.Option(False, "--fresh", help="Rebuild every stage instead of reusing cached ones."),
+    size: str = typer.Option("full", help="full (the real run, minutes) or small (a quick check)."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Train and evaluate a reward model end to end with no download.
+
+    Generates arithmetic word problems and trains a tiny policy on them,
+    samples best-of-N candidates and labels them with the rule verifier,
+    trains a MiniLM Bradley-Terry reward model on (correct, wrong) pairs,
+    evaluates it (pairwise accuracy, calibration, what mistakes it sees)
+    and draws best-of-N curves (reward model, verifier, majority, random)
+    into OUT/report.html. A second run reuses cached stages.
+    """
+    from rewardlab.synth.demo import SIZES, run_demo
+
+    if size not in SIZES:
+        raise typer.BadParameter(f"unknown size {size!r}; expected one of {', '.join(SIZES)}", param_hint="--size")
+    run_demo(out, size=size, fresh=fresh, progress=None if progress else False, echo=typer.echo)

@@ -1,0 +1,244 @@
+"""``rewardlab demo``: a whole reward-modeling lifecycle on the embedded world, offline, in minutes.
+
+Stages, in order (each writes its output under OUT and is skipped on the next run when its inputs are
+unchanged; ``fresh`` rebuilds all):
+
+1. world: problems for reward-model training and for evaluation (different seeds);
+2. policy: the tiny causal LM, SFT on gold solutions (`rewardlab.synth.policy`);
+3. candidates: N sampled solutions per problem, labelled by the rule verifier (``rule:math``, checked
+   against the world's exact `is_correct`);
+4. pairs: (correct, wrong) candidates of the same problem; where a problem has no correct (or no wrong)
+   sample, the gold solution (or a world corruption) stands in, and the pair's subset says so;
+5. reward model: MiniLM trained with the Bradley-Terry recipe (`rewardlab.train.bt`);
+6. scores: the reward model scores every evaluation candidate;
+7. report: pairwise accuracy and calibration on held-out pairs, best-of-N curves for the reward model,
+   the verifier (oracle), majority vote and random choice; ``results.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rewardlab.io import write_json, write_jsonl
+from rewardlab.synth.export import WRONG_ANSWER_KINDS, pair_rows
+from rewardlab.synth.world import WORLD_VERSION, Problem, extract_answer, generate_problems, is_correct
+
+RM_SEED, EVAL_SEED, PROBE_SEED = 3_000_003, 4_000_003, 5_000_003
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How big each stage is. ``eval_samples`` is the pool size M of the best-of-N curves."""
+
+    name: str
+    policy: str
+    difficulty: str | None
+    rm_problems: int
+    rm_samples: int
+    pairs_per_problem: int
+    eval_problems: int
+    eval_samples: int
+    temperature: float
+    max_new_tokens: int
+    rm_epochs: int
+    rm_batch_size: int
+    rm_learning_rate: float
+    policy_eval_problems: int = 100
+    probe_problems: int = 40
+
+
+SIZES = {
+    "full": DemoSize("full", "full", "easy", rm_problems=300, rm_samples=8, pairs_per_problem=3,
+                     eval_problems=150, eval_samples=16, temperature=0.8, max_new_tokens=80, rm_epochs=1,
+                     rm_batch_size=16, rm_learning_rate=5e-5),
+    "small": DemoSize("small", "small", "easy", rm_problems=40, rm_samples=4, pairs_per_problem=2,
+                      eval_problems=24, eval_samples=8, temperature=1.0, max_new_tokens=80, rm_epochs=1,
+                      rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10),
+}
+"""``full`` is the demo; ``small`` checks the pipeline in a couple of minutes (its policy rarely solves a
+problem, so most pairs use the gold solution as the chosen side)."""
+
+
+class StageCache:
+    """Runs the stages in order and remembers, in OUT/demo_cache.json, the key each stage's outputs were
+    built from. A stage is skipped when its key matches and its outputs exist; once one stage runs, every
+    later stage runs too (its inputs may have changed)."""
+
+    def __init__(self, out: Path, fresh: bool, key: str, echo: Callable[[str], None]):
+        self.path, self.key, self.echo = out / "demo_cache.json", key, echo
+        self.keys: dict[str, str] = {}
+        if not fresh and self.path.exists():
+            self.keys = json.loads(self.path.read_text(encoding="utf-8"))
+        self.dirty = False
+        self.timings: dict[str, float] = {}
+        self.cached: list[str] = []
+
+    def run(self, name: str, outputs: tuple[Path, ...], build: Callable[[], Any]) -> None:
+        self.key = key_of(self.key, name)
+        start = time.perf_counter()
+        if not self.dirty and self.keys.get(name) == self.key and all(p.exists() for p in outputs):
+            self.cached.append(name)
+            self.echo(f"[{name}] cached")
+        else:
+            self.echo(f"[{name}] running")
+            build()
+            self.dirty = True
+            self.keys[name] = self.key
+            write_json(self.path, self.keys)
+        self.timings[name] = round(time.perf_counter() - start, 1)
+
+
+def key_of(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", fresh: bool = False,
+             progress: bool | None = None, echo: Callable[[str], None] = print) -> Path:
+    """Run every stage (reusing cached outputs) and return the path of ``report.html``.
+
+    ``size`` is a name in `SIZES` or a `DemoSize` (tests use a smaller one).
+    """
+    from rewardlab.synth.policy import train_policy
+    from rewardlab.synth.report import build_results, write_report
+
+    if isinstance(size, str) and size not in SIZES:
+        raise ValueError(f"unknown demo size {size!r}; expected one of {', '.join(SIZES)}")
+    cfg, out = (SIZES[size] if isinstance(size, str) else size), Path(out)
+    progress = sys.stderr.isatty() if progress is None else progress
+    out.mkdir(parents=True, exist_ok=True)
+    stages = StageCache(out, fresh, key_of(asdict(cfg), WORLD_VERSION), echo)
+    rm_problems = generate_problems(cfg.rm_problems, RM_SEED, cfg.difficulty)
+    eval_problems = generate_problems(cfg.eval_problems, EVAL_SEED, cfg.difficulty)
+    files = {name: out / f"{name}.jsonl" for name in ("candidates_rm", "candidates_eval", "pairs", "scores", "probe")}
+    policy_dir, rm_dir = out / "policy", out / "rm"
+
+    stages.run("policy", (policy_dir / "policy.json",), lambda: train_policy(
+        policy_dir, cfg.policy, eval_problems=cfg.policy_eval_problems, progress=progress))
+    stages.run("candidates", (files["candidates_rm"], files["candidates_eval"]),
+               lambda: sample_candidates(policy_dir, rm_problems, eval_problems, cfg, files))
+    stages.run("pairs", (files["pairs"],), lambda: write_jsonl(files["pairs"], build_pairs(
+        rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)))
+    stages.run("reward_model", (rm_dir / "rewardlab_train.json",),
+               lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress))
+    stages.run("scores", (files["scores"], files["probe"]), lambda: score_candidates(
+        rm_dir, read_jsonl(files["candidates_eval"]),
+        pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files))
+
+    start = time.perf_counter()
+    results = build_results(out, cfg, eval_problems, files, policy_dir, rm_dir)
+    results.update({"timings_s": {**stages.timings, "report": round(time.perf_counter() - start, 1)},
+                    "cached_stages": stages.cached})
+    report = write_report(out, results)
+    echo(results["note"])
+    echo(f"report: {report.resolve()}")
+    return report
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def sample_candidates(policy_dir: Path, rm_problems: list[Problem], eval_problems: list[Problem],
+                      cfg: DemoSize, files: dict[str, Path]) -> None:
+    """Sample, verify and write the candidate pools (best-of-N format, plus stated answers)."""
+    from rewardlab.synth.policy import generate, load_policy
+
+    model, tokenizer = load_policy(policy_dir)
+    for problems, n, path, seed in ((rm_problems, cfg.rm_samples, files["candidates_rm"], 1),
+                                    (eval_problems, cfg.eval_samples, files["candidates_eval"], 2)):
+        texts = generate(model, tokenizer, [p.prompt for p in problems], n=n, temperature=cfg.temperature,
+                         max_new_tokens=cfg.max_new_tokens, seed=seed)
+        labels, verifier = verify(problems, texts)
+        write_jsonl(path, ({"id": p.id, "prompt": p.prompt, "responses": ts, "correct": ls,
+                            "answers": [extract_answer(t) for t in ts], "reference": str(p.answer),
+                            "subset": p.difficulty, "verifier": verifier}
+                           for p, ts, ls in zip(problems, texts, labels)))
+
+
+def verify(problems: list[Problem], texts: list[list[str]]) -> tuple[list[list[bool]], dict[str, Any]]:
+    """Labels from ``rule:math`` (the world's `is_correct` where that reward is not installed).
+
+    A candidate that never states ``The answer is N`` (the world's answer format; usually a generation cut
+    off by the token limit) is wrong whatever its last number: ``rule:math`` would otherwise fall back to
+    the last number and credit a half-written solution. The summary counts those, the rule's failures
+    (counted as wrong) and any disagreement with `is_correct`.
+    """
+    from rewardlab.types import Sample
+
+    flat = [(p, t) for p, ts in zip(problems, texts) for t in ts]
+    exact = [is_correct(t, p.answer) for p, t in flat]
+    stated = [extract_answer(t) is not None for _, t in flat]
+    try:
+        from rewardlab.rewards.base import load_reward
+
+        rule = load_reward("rule:math")
+    except (ImportError, KeyError, ValueError):
+        rule = None
+    if rule is None:
+        labels, name, failed = exact, "world:is_correct", 0
+    else:
+        scores = rule.score([Sample(p.prompt, t, reference=str(p.answer)) for p, t in flat])
+        labels = [s.ok and s.value >= 0.5 and ok for s, ok in zip(scores, stated)]
+        name, failed = rule.name, sum(not s.ok for s in scores)
+    summary = {"name": name, "failed": failed, "no_stated_answer": stated.count(False),
+               "disagree_with_is_correct": sum(a != b for a, b in zip(labels, exact))}
+    it = iter(labels)
+    return [[next(it) for _ in ts] for ts in texts], summary
+
+
+def build_pairs(problems: list[Problem], rows: list[dict[str, Any]], per_problem: int,
+                seed: int = 0) -> list[dict[str, Any]]:
+    """Up to ``per_problem`` distinct (correct, wrong) pairs per problem; subset names the sources."""
+    from rewardlab.synth.corrupt import corrupt_any
+
+    rng = random.Random(seed)
+    pairs = []
+    for p, row in zip(problems, rows):
+        good = sorted({r for r, c in zip(row["responses"], row["correct"]) if c})
+        bad = sorted({r for r, c in zip(row["responses"], row["correct"]) if not c})
+        chosen, c_src = (good, "policy") if good else ([p.solution], "gold")
+        if bad:
+            rejected, r_src = bad, "policy"
+        else:
+            rejected, r_src = [corrupt_any(p, rng, WRONG_ANSWER_KINDS).solution], "corrupt"
+        combos = [(c, r) for c in chosen for r in rejected]
+        for j, (c, r) in enumerate(rng.sample(combos, min(per_problem, len(combos)))):
+            pairs.append({"id": f"{p.id}-{j}", "prompt": p.prompt, "chosen": c, "rejected": r,
+                          "subset": f"{c_src}-vs-{r_src}"})
+    return pairs
+
+
+def train_reward_model(pairs: Path, rm_dir: Path, cfg: DemoSize, progress: bool) -> dict[str, Any]:
+    """The one call into the training recipe: MiniLM, Bradley-Terry, 10% of prompts held out."""
+    from rewardlab.train.bt import BTConfig, main
+
+    config = BTConfig(data=str(pairs), out=str(rm_dir), model="minilm", epochs=cfg.rm_epochs,
+                      batch_size=cfg.rm_batch_size, learning_rate=cfg.rm_learning_rate, warmup_ratio=0.1,
+                      eval_fraction=0.1, overwrite=True, seed=0, progress=progress)
+    return main(config)
+
+
+def score_candidates(rm_dir: Path, rows: list[dict[str, Any]], probe: list[dict[str, Any]],
+                     files: dict[str, Path]) -> None:
+    """Reward of every evaluation candidate (``{"id", "scores": [...]}`` per problem) and of both sides of
+    the probe pairs (gold vs one world corruption per kind: what the reward model can tell apart)."""
+    from rewardlab.rewards.base import load_reward
+    from rewardlab.types import Sample
+
+    reward = load_reward(f"classifier:{rm_dir}")
+    samples = [Sample(row["prompt"], r) for row in rows for r in row["responses"]]
+    samples += [Sample(p["prompt"], side) for p in probe for side in (p["chosen"], p["rejected"])]
+    scores = iter(s.value for s in reward.score(samples))
+    write_jsonl(files["scores"], [{"id": row["id"], "scores": [next(scores) for _ in row["responses"]]}
+                                  for row in rows])
+    write_jsonl(files["probe"], [{"id": p["id"], "subset": p["subset"], "chosen": next(scores),
+                                  "rejected": next(scores)} for p in probe])

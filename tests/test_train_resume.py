@@ -1,0 +1,101 @@
+"""A training process SIGKILLed mid-run resumes from its last checkpoint and ends where an uninterrupted
+run ends; checkpoints are written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from rewardlab.train import bt
+from rewardlab.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from rewardlab.train.config import BTConfig, build_config
+from train_data import arithmetic_pairs, cli_flags, write_jsonl
+
+
+def _settings(data, model, out, **extra):
+    return {"data": str(data), "model": str(model), "out": str(out), "batch_size": 4, "learning_rate": 2e-3,
+            "max_steps": 60, "save_steps": 5, "log_every": 1, "progress": False, **extra}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, tiny_bert_dir):
+    from safetensors.torch import load_file
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", arithmetic_pairs(96, seed=3))
+    reference = bt.main(build_config(BTConfig, None, _settings(data, tiny_bert_dir, tmp_path / "ref")))
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "rewardlab.cli", "train", "bt", *cli_flags(_settings(data, tiny_bert_dir, killed))]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        last = latest_checkpoint(killed)
+        if last is not None and int(last.name.split("-")[1]) >= 10:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (killed / "rewardlab_train.json").exists()  # it really died mid-run
+    step = int(latest_checkpoint(killed).name.split("-")[1])
+    assert 10 <= step < 60
+
+    resumed = bt.main(build_config(BTConfig, None, _settings(data, tiny_bert_dir, killed, resume=True)))
+    assert resumed["steps"] == 60 and resumed["steps_this_run"] == 60 - step
+    ref_w, res_w = load_file(tmp_path / "ref" / "model.safetensors"), load_file(killed / "model.safetensors")
+    for name, tensor in ref_w.items():
+        assert torch.allclose(res_w[name], tensor, atol=1e-6), name
+    assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in reference["history"]],
+                                                                    abs=1e-6)
+    log = [json.loads(line) for line in (killed / "train_log.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in log] == list(range(1, 61))  # lines written after the checkpoint replaced
+
+
+def test_checkpoint_round_trip_and_pruning(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0 / (1 + s))
+    model(torch.ones(1, 4)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, step, model, optimizer, scheduler, {"epoch": 0, "epoch_step": step}, keep=2)
+    assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["step-2", "step-3"]
+    (tmp_path / "checkpoints" / ".tmp-step-4").mkdir()  # a write killed half-way is ignored
+    (tmp_path / "checkpoints" / "step-9").mkdir()  # so is a folder without state.json
+    assert latest_checkpoint(tmp_path).name == "step-3"
+    expected_draw = torch.rand(3)  # the RNG continues from where the checkpoint was taken...
+    saved_weight = model.weight.detach().clone()
+
+    fresh = torch.nn.Linear(4, 2)
+    opt2 = torch.optim.AdamW(fresh.parameters(), lr=0.1)
+    sched2 = torch.optim.lr_scheduler.LambdaLR(opt2, lambda s: 1.0 / (1 + s))
+    state = load_checkpoint(latest_checkpoint(tmp_path), fresh, opt2, sched2)
+    assert state == {"epoch": 0, "epoch_step": 3, "step": 3}
+    assert torch.equal(fresh.weight, saved_weight)
+    assert opt2.state_dict()["state"][0]["step"] == optimizer.state_dict()["state"][0]["step"]
+    assert sched2.last_epoch == scheduler.last_epoch
+    assert torch.equal(torch.rand(3), expected_draw)  # ...after restoring it
+
+
+def test_resume_refuses_changed_settings_and_missing_checkpoints(tmp_path, tiny_bert_dir):
+    import shutil
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", arithmetic_pairs(24, seed=4))
+    settings = _settings(data, tiny_bert_dir, tmp_path / "run", max_steps=4, save_steps=2)
+    bt.main(build_config(BTConfig, None, settings))
+    assert latest_checkpoint(tmp_path / "run").name == "step-2"
+    with pytest.raises(ValueError, match=r"batch_size: 4 -> 8"):
+        bt.main(build_config(BTConfig, None, {**settings, "resume": True, "batch_size": 8}))
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    with pytest.raises(FileNotFoundError, match="no checkpoint to continue"):
+        bt.main(build_config(BTConfig, None, {**settings, "resume": True}))
