@@ -131,3 +131,13 @@ def test_verdict_names_where_the_reward_model_sits():
     assert "the first mistake of 75% of the policy's wrong answers is 'arithmetic'" in verdict(
         curve(0.1, 0.2, 0.6), 10, 0.4, probe, mistakes)
     assert "Best-of-16" in low and "40.0%" in low
+
+
+def test_cli_rejects_an_unknown_size(tmp_path):
+    from typer.testing import CliRunner
+
+    from rewardlab.cli import app
+
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--size", "huge"])
+    assert result.exit_code == 2 and "unknown size 'huge'" in result.output
+    assert not any(tmp_path.iterdir())

@@ -56,12 +56,12 @@ def test_sft_batch_masks_the_prompt(tokenizer):
 
 @pytest.mark.parametrize("family", ["llama", "gpt2"])
 def test_sft_lowers_the_loss(tokenizer, family):
-    config = with_overrides(PRESETS["tiny"], family=family, steps=30, lr=5e-3)
+    config = with_overrides(PRESETS["tiny"], family=family, steps=20, lr=5e-3, batch_size=8)
     model = build_model(config, tokenizer)
     losses: list[float] = []
     result = sft(model, tokenizer, config, on_step=lambda step, loss: losses.append(loss))
-    assert result["steps_done"] == 30 and len(losses) == 30
-    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:3]) / 3
+    assert result["steps_done"] == 20 and len(losses) == 20
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:3]) / 3  # ~6.3 -> ~3.5 on this corpus
 
 
 def test_trained_policy_saves_loads_and_generates(tiny_policy_dir):

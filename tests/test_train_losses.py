@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab.train.heads import aggregate, readout
+from rewardlab.rewards.heads import aggregate, readout
 from rewardlab.train.losses import (
     bradley_terry_loss,
     expected_rating,

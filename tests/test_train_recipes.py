@@ -77,7 +77,9 @@ def test_bt_ensemble_heads_aggregate_as_configured(tmp_path, tiny_bert_dir, pair
     assert config.num_labels == 3 and config.rewardlab_head == {"kind": "ensemble", "aggregate": "min", "k": 1.0}
     assert list(config.id2label.values()) == ["head_0", "head_1", "head_2"]
     scores = load_reward(f"classifier:{out}").score(load_pairs(pair_files[1])[0].samples())
-    assert set(scores[0].components) == {"head_0", "head_1", "head_2"}  # members are reported
+    members = {k: scores[0].components[k] for k in ("head_0", "head_1", "head_2")}  # members are reported
+    assert set(scores[0].components) == {*members, "mean", "std"}
+    assert scores[0].value == pytest.approx(min(members.values()))  # aggregate=min, as configured
 
 
 def test_regression_heads_are_named_score_components(tmp_path, tiny_bert_dir):

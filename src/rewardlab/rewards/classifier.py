@@ -23,6 +23,7 @@ from rewardlab.engine.encoding import TruncationPolicy, encode_samples, model_ma
 from rewardlab.engine.forward import BatchSettings, ForwardStats, ProgressFn, classify
 from rewardlab.engine.loading import LoadedModel, load_sequence_classifier, quiet_transformers
 from rewardlab.rewards.base import parse_options
+from rewardlab.rewards.heads import head_spec, readout
 from rewardlab.types import Sample, Score
 
 
@@ -96,12 +97,13 @@ class ClassifierReward:
         return [scores[i] for i in range(len(samples))]
 
     def _to_score(self, row: np.ndarray) -> Score:
+        """Read the head as training described it (scalar, attributes, ordinal expectation, ensemble)."""
+        values, components = readout(row[None], head_spec(self.loaded.model.config), self.labels)
+        value = float(values[0])
         mean, std = self.normalization()
         if self.options.normalize and mean is not None:
-            row = (row - mean) / (std or 1.0)
-        if len(row) == 1:
-            return Score(value=float(row[0]))
-        return Score(value=float(row.mean()), components=dict(zip(self.labels, map(float, row))))
+            value = (value - mean) / (std or 1.0)
+        return Score(value=value, components=components[0])
 
     def normalization(self) -> tuple[float | None, float | None]:
         """Reward mean/std stored by ``rewardlab train`` in the model config (as OpenRLHF does)."""

@@ -219,7 +219,6 @@ def default_policy(cache_dir: str | Path | None = None, size: str = "full", prog
     The cache key is the preset's config and the world version, so a change to either retrains. A file
     lock keeps two processes from training the same policy at once.
     """
-    import fcntl
     import hashlib
 
     from rewardlab.synth.world import WORLD_VERSION
@@ -231,7 +230,12 @@ def default_policy(cache_dir: str | Path | None = None, size: str = "full", prog
     path = root / f"policy-{size}-{key}"
     root.mkdir(parents=True, exist_ok=True)
     with open(root / f".policy-{size}-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            import fcntl  # POSIX; elsewhere two first uses may both train, and the later rename wins
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:
+            pass
         if not (path / CARD).exists():
             train_policy(path, config, eval_problems=eval_problems, progress=progress)
     return path

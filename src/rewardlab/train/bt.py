@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from rewardlab.engine.encoding import model_max_length
+from rewardlab.rewards.heads import readout
 from rewardlab.train.collate import (
     accepts_token_types,
     all_pair_logits,
@@ -31,7 +32,6 @@ from rewardlab.train.collate import (
     should_share,
 )
 from rewardlab.train.config import BTConfig
-from rewardlab.train.heads import readout
 from rewardlab.train.loop import Trainee, plan_total_steps, run_training, start_state
 from rewardlab.train.losses import bradley_terry_loss, poisson_bootstrap_weights
 from rewardlab.train.pairdata import data_report, encode_split, load_pair_split

@@ -20,6 +20,7 @@ import torch
 from rewardlab.data import DataError
 from rewardlab.data.fields import integer
 from rewardlab.engine.encoding import model_max_length
+from rewardlab.rewards.heads import readout
 from rewardlab.train.collate import (
     accepts_token_types,
     all_pair_logits,
@@ -30,7 +31,6 @@ from rewardlab.train.collate import (
     should_share,
 )
 from rewardlab.train.config import OrdinalConfig
-from rewardlab.train.heads import readout
 from rewardlab.train.loop import Trainee, plan_total_steps, run_training, start_state
 from rewardlab.train.losses import expected_rating, ordinal_pair_loss, region_flooding_loss
 from rewardlab.train.pairdata import data_report, encode_split, load_pair_split

@@ -20,6 +20,7 @@ import torch
 from rewardlab.data import DataError, FieldKeys
 from rewardlab.data.fields import number
 from rewardlab.engine.encoding import model_max_length
+from rewardlab.rewards.heads import readout
 from rewardlab.train.collate import (
     accepts_token_types,
     all_sequence_logits,
@@ -29,7 +30,6 @@ from rewardlab.train.collate import (
     sequence_logits,
 )
 from rewardlab.train.config import RegressionConfig
-from rewardlab.train.heads import readout
 from rewardlab.train.loop import Trainee, plan_total_steps, run_training, start_state
 from rewardlab.train.losses import regression_loss
 from rewardlab.train.records import load_samples_checked, split_by_prompt
