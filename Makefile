@@ -8,7 +8,7 @@ setup:
 	@PYTHON=$(PYTHON) bash scripts/setup.sh
 
 demo: setup
-	rewardlab score --reward classifier:minilm --data generated --out runs/demo/scores.jsonl
+	rewardlab demo --out runs/demo
 
 test: setup
 	$(PYTHON) -m ruff check .
