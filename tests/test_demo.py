@@ -52,7 +52,7 @@ def test_stage_cache_reruns_a_stage_and_everything_after_it(tmp_path):
     assert pipeline().cached == ["a"] and built == ["b", "c"]
     built.clear()
     assert pipeline(fresh=True).cached == [] and built == ["a", "b", "c"]
-    (tmp_path / "demo_cache.json").write_text('{"a": "stale", "b": "stale", "c": "stale"}')
+    (tmp_path / "demo_cache.json").write_text('{"keys": {"a": "stale", "b": "stale", "c": "stale"}}')
     built.clear()
     assert pipeline().cached == [] and built == ["a", "b", "c"]  # a changed input key reruns too
 
@@ -112,6 +112,8 @@ def test_demo_end_to_end_then_cached(tmp_path):
     run_demo(tmp_path, size=CI_SIZE, progress=False, echo=lines.append)
     again = json.loads((tmp_path / "results.json").read_text())
     assert again["cached_stages"] == ["policy", "candidates", "pairs", "reward_model", "scores"]
+    assert again["build_seconds"] == results["build_seconds"] and set(again["build_seconds"]) == set(
+        again["cached_stages"])
     assert again["best_of_n"] == results["best_of_n"]
     assert "[policy] cached" in lines
 

@@ -74,9 +74,9 @@ class StageCache:
 
     def __init__(self, out: Path, fresh: bool, key: str, echo: Callable[[str], None]):
         self.path, self.key, self.echo = out / "demo_cache.json", key, echo
-        self.keys: dict[str, str] = {}
-        if not fresh and self.path.exists():
-            self.keys = json.loads(self.path.read_text(encoding="utf-8"))
+        saved = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() and not fresh else {}
+        self.keys: dict[str, str] = saved.get("keys", {})
+        self.build_seconds: dict[str, float] = saved.get("build_seconds", {})
         self.dirty = False
         self.timings: dict[str, float] = {}
         self.cached: list[str] = []
@@ -92,7 +92,8 @@ class StageCache:
             build()
             self.dirty = True
             self.keys[name] = self.key
-            write_json(self.path, self.keys)
+            self.build_seconds[name] = round(time.perf_counter() - start, 1)
+            write_json(self.path, {"keys": self.keys, "build_seconds": self.build_seconds})
         self.timings[name] = round(time.perf_counter() - start, 1)
 
 
@@ -118,11 +119,12 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
     rm_problems = generate_problems(cfg.rm_problems, RM_SEED, cfg.difficulty)
     eval_problems = generate_problems(cfg.eval_problems, EVAL_SEED, cfg.difficulty)
     files = {name: out / f"{name}.jsonl" for name in ("candidates_rm", "candidates_eval", "pairs", "scores", "probe")}
+    files["verifier"] = out / "verifier.json"
     policy_dir, rm_dir = out / "policy", out / "rm"
 
     stages.run("policy", (policy_dir / "policy.json",), lambda: train_policy(
         policy_dir, cfg.policy, eval_problems=cfg.policy_eval_problems, progress=progress))
-    stages.run("candidates", (files["candidates_rm"], files["candidates_eval"]),
+    stages.run("candidates", (files["candidates_rm"], files["candidates_eval"], files["verifier"]),
                lambda: sample_candidates(policy_dir, rm_problems, eval_problems, cfg, files))
     stages.run("pairs", (files["pairs"],), lambda: write_jsonl(files["pairs"], build_pairs(
         rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)))
@@ -134,8 +136,8 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
 
     start = time.perf_counter()
     results = build_results(out, cfg, eval_problems, files, policy_dir, rm_dir)
-    results.update({"timings_s": {**stages.timings, "report": round(time.perf_counter() - start, 1)},
-                    "cached_stages": stages.cached})
+    results.update({"timings_s": {**stages.timings, "results": round(time.perf_counter() - start, 1)},
+                    "build_seconds": stages.build_seconds, "cached_stages": stages.cached})
     report = write_report(out, results)
     echo(results["note"])
     echo(f"report: {report.resolve()}")
@@ -149,19 +151,22 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def sample_candidates(policy_dir: Path, rm_problems: list[Problem], eval_problems: list[Problem],
                       cfg: DemoSize, files: dict[str, Path]) -> None:
-    """Sample, verify and write the candidate pools (best-of-N format, plus stated answers)."""
+    """Sample, verify and write the candidate pools (best-of-N format plus each candidate's stated
+    answer); the verifier's summary per pool goes to ``verifier.json`` beside them."""
     from rewardlab.synth.policy import generate, load_policy
 
     model, tokenizer = load_policy(policy_dir)
-    for problems, n, path, seed in ((rm_problems, cfg.rm_samples, files["candidates_rm"], 1),
-                                    (eval_problems, cfg.eval_samples, files["candidates_eval"], 2)):
+    summaries = {}
+    for name, problems, n, seed in (("candidates_rm", rm_problems, cfg.rm_samples, 1),
+                                    ("candidates_eval", eval_problems, cfg.eval_samples, 2)):
         texts = generate(model, tokenizer, [p.prompt for p in problems], n=n, temperature=cfg.temperature,
                          max_new_tokens=cfg.max_new_tokens, seed=seed)
-        labels, verifier = verify(problems, texts)
-        write_jsonl(path, ({"id": p.id, "prompt": p.prompt, "responses": ts, "correct": ls,
-                            "answers": [extract_answer(t) for t in ts], "reference": str(p.answer),
-                            "subset": p.difficulty, "verifier": verifier}
-                           for p, ts, ls in zip(problems, texts, labels)))
+        labels, summaries[name] = verify(problems, texts)
+        write_jsonl(files[name], ({"id": p.id, "prompt": p.prompt, "responses": ts, "correct": ls,
+                                   "answers": [extract_answer(t) for t in ts], "reference": str(p.answer),
+                                   "subset": p.difficulty, "verifier": summaries[name]["name"]}
+                                  for p, ts, ls in zip(problems, texts, labels)))
+    write_json(files["verifier"], summaries)
 
 
 def verify(problems: list[Problem], texts: list[list[str]]) -> tuple[list[list[bool]], dict[str, Any]]:

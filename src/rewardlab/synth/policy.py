@@ -253,7 +253,6 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[str], n: int = 1, tem
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     device = next(model.parameters()).device
-    tokenizer.padding_side = "left"
     lengths = [len(tokenizer(p).input_ids) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])
     per_batch = max(1, max_batch_sequences // n)
@@ -261,7 +260,7 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[str], n: int = 1, tem
     results: list[list[str]] = [[] for _ in prompts]
     for b, start in enumerate(range(0, len(order), per_batch)):
         idx = order[start:start + per_batch]
-        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, padding_side="left").to(device)
         torch.manual_seed(seed * 100_003 + b)
         out = model.generate(**enc, do_sample=not greedy, temperature=None if greedy else temperature,
                              top_k=None, top_p=None, num_return_sequences=1 if greedy else n,

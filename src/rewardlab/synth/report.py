@@ -75,7 +75,7 @@ def build_results(out: Path, cfg: Any, eval_problems: list[Any], files: dict[str
         "policy": policy_card(policy_dir),
         "candidates": {"problems": len(rows), "per_problem": int(correct.shape[1]),
                        "accuracy": float(correct.mean()), "pass_at_m": float(correct.any(axis=1).mean()),
-                       "verifier": rows[0]["verifier"] if rows else None,
+                       "verifier": json.loads(files["verifier"].read_text(encoding="utf-8"))["candidates_eval"],
                        "failed_scores": int(np.isnan(scores).sum())},
         "reward_model": {"path": str(rm_dir), "train_pairs": len(pairs), "train_pairs_by_subset": subsets,
                          "steps": train_record.get("steps"), "train_seconds": train_record.get("train_seconds"),
@@ -195,8 +195,9 @@ def render(results: dict[str, Any]) -> str:
     strict, half = held["accuracy"]["strict"], held["accuracy"]["half"]
     n_values = [r["n"] for r in results["best_of_n"]["random"]]
     bon_rows = [[name] + [f"{r['gold']:.3f}" for r in results["best_of_n"][name]] for name in CURVES]
-    timing_rows = [[k, f"{v:.1f}", "cached" if k in results.get("cached_stages", []) else ""]
-                   for k, v in results.get("timings_s", {}).items()]
+    built = results.get("build_seconds", {})
+    timing_rows = [[k, f"{v:.1f}", "cached" if k in results.get("cached_stages", []) else "built",
+                    _n(built.get(k), 1)] for k, v in results.get("timings_s", {}).items()]
     probe = results["probe"]
     figs = [_figure(bon_figure(results["best_of_n"]), "best-of-N on held-out problems")]
     if held.get("calibration"):
@@ -217,15 +218,16 @@ def render(results: dict[str, Any]) -> str:
                                   [[str(policy["parameters"]), str(policy["training"]["steps_done"]),
                                     str(policy["training"]["train_seconds"]), _n(acc.get("greedy")),
                                     _n(acc.get("sampled")), _n(cand["accuracy"]), _n(cand["pass_at_m"])]]),
-        f"<p class='note'>Candidates labelled by <code>{_e(cand['verifier'])}</code>.</p>",
+        _verifier_note(cand["verifier"]),
         "<h2>Reward model (MiniLM, Bradley-Terry)</h2>",
-        _table(["train pairs", "by source", "steps", "train seconds", "held-out pairs", "accuracy (strict)",
-                "accuracy (ties 1/2)", "ECE", "Brier"],
+        _table(["train pairs", "by source", "steps", "train seconds", "acc. on 10% split of train pairs",
+                "held-out pairs", "accuracy (strict)", "accuracy (ties 1/2)", "ECE", "Brier"],
                [[str(rm["train_pairs"]), _e(json.dumps(rm["train_pairs_by_subset"])), str(rm["steps"]),
-                 _n(rm["train_seconds"], 1), str(held["pairs"]),
+                 _n(rm["train_seconds"], 1), _n((rm.get("train_eval") or {}).get("accuracy")), str(held["pairs"]),
                  f"{_n(strict['value'])} [{_n(strict['ci_low'])}, {_n(strict['ci_high'])}]", _n(half["value"]),
                  _n(cal.get("ece")), _n(cal.get("brier"))]]),
-        "<p class='note'>Held-out pairs: every (correct, wrong) pair of candidates of each evaluation problem. "
+        "<p class='note'>The 10% split holds out whole prompts of the training pairs (same mix of sources); "
+        "held-out pairs: every (correct, wrong) pair of candidates of each evaluation problem. "
         "Training pairs whose source is <i>gold</i> or <i>corrupt</i> stand in where the policy gave no correct "
         "(or no wrong) sample.</p>",
         "<h2>What the reward model can tell apart</h2>",
@@ -243,10 +245,19 @@ def render(results: dict[str, Any]) -> str:
         "right equation under the wrong name, <i>operand</i> a true equation that is not part of the "
         "solution, <i>answer</i> a wrong stated answer, <i>format</i> no equation or no answer; "
         "<i>clean</i> every step right.</p>",
-        "<h2>Stages</h2>", _table(["stage", "seconds", ""], timing_rows),
+        "<h2>Stages</h2>", _table(["stage", "seconds (this run)", "", "seconds to build"], timing_rows),
         f"<h2>Settings</h2><pre>{_e(json.dumps(results['size'], indent=1))}</pre></body></html>",
     ]
     return "\n".join(parts)
+
+
+def _verifier_note(verifier: dict[str, Any] | None) -> str:
+    if not verifier:
+        return ""
+    return (f"<p class='note'>Candidates labelled by <code>{_e(verifier['name'])}</code>: "
+            f"{verifier['no_stated_answer']} stated no answer (wrong), {verifier['failed']} could not be checked "
+            f"(wrong), {verifier['disagree_with_is_correct']} labels differ from the world's exact "
+            "<code>is_correct</code>.</p>")
 
 
 def _mistake_table(mistakes: dict[str, Any]) -> str:
