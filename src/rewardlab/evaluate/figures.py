@@ -64,7 +64,7 @@ def subset_bars(metrics: dict[str, Any], kind: str) -> str:
     ax.set_xlabel("accuracy (95% CI)")
     ax.set_title("Accuracy per subset")
     if kind in ("pairwise", "best-of-n"):
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best", framealpha=0.9)
     return to_png(fig)
 
 
@@ -139,7 +139,8 @@ def bon_curve(curve: list[dict[str, Any]]) -> str:
     twin.plot(ns, [row["proxy"] for row in curve], marker="s", color=CHOSEN, linestyle=":", label="proxy reward")
     twin.set_ylabel("proxy reward")
     ax.set_title("Best-of-N curve")
-    fig.legend(fontsize=7, loc="lower right")
+    lines = ax.get_lines() + twin.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="best", framealpha=0.9)
     return to_png(fig)
 
 
