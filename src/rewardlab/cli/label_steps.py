@@ -20,7 +20,7 @@ def label_steps(
     method: list[str] = typer.Option(["mc", "binary"], help="mc (Math-Shepherd) and/or binary (OmegaPRM-style)."),
     completer: str = typer.Option("policy", help="policy (sampled continuations) or gold (world only: the gold "
                                                  "plan continued from the prefix's numbers, deterministic)."),
-    policy: str = typer.Option("small", help="Policy folder, or a preset of the embedded tiny policy "
+    policy: str = typer.Option("full", help="Policy folder, or a preset of the embedded tiny policy "
                                              "(tiny, small, full), trained and cached on first use."),
     n: int = typer.Option(8, help="Rollouts per probed prefix (K)."),
     chunk: int = typer.Option(1, help="Binary search: draw this many rollouts at a time and stop at the "

@@ -1,6 +1,6 @@
-"""``rewardlab train prm``: a token-classification process reward model, trained on step labels.
+"""Process reward model training (token classification on step labels): setup, train, save.
 
-Setup, train, save, in that order; the loop, checkpoints (resume), accelerate processes, progress and
+``rewardlab train prm``. The loop, checkpoints (resume), accelerate processes, progress and
 the saved-model layout are the shared training components (`rewardlab.train.loop`, `.runtime`,
 `.checkpoint`). The step layout is the one the ``process:`` family scores with
 (`rewardlab.rewards.process.StepLayout`) and is recorded in the saved config, so ``process:OUT`` scores
