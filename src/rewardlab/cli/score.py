@@ -79,22 +79,23 @@ def _with_engine_options(spec: str, max_length, truncation, batch_tokens) -> str
 
 
 def _score_pairs(scorer, pairs, show) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from rewardlab.evaluate.metrics import pairwise_accuracy
     from rewardlab.scoring import score_pairs
 
     chosen, rejected, report = score_pairs(scorer, pairs, show_progress=show)
-    rows, wins, ties, valid = [], 0, 0, 0
-    for pair, c, r in zip(pairs, chosen, rejected):
-        rows.append({"id": pair.id, "subset": pair.subset, "source": pair.source,
-                     "chosen_score": _num(c.value), "rejected_score": _num(r.value),
-                     "error": c.error or r.error})
-        if c.ok and r.ok:
-            valid += 1
-            wins += c.value > r.value
-            ties += c.value == r.value
+    rows = [{"id": pair.id, "subset": pair.subset, "source": pair.source,
+             "chosen_score": _num(c.value), "rejected_score": _num(r.value), "error": c.error or r.error}
+            for pair, c, r in zip(pairs, chosen, rejected)]
+    strict = pairwise_accuracy(_values(chosen), _values(rejected))["strict"]  # a tie is wrong, as TRL counts
     summary = _report_fields(report)
-    summary.update(pairs=len(pairs), scored_pairs=valid, failed_pairs=len(pairs) - valid, ties=ties,
-                   accuracy=(wins / valid) if valid else float("nan"))
+    summary.update(pairs=len(pairs), scored_pairs=strict.scored, failed_pairs=strict.failed, ties=strict.ties,
+                   accuracy=strict.value, accuracy_ci95=f"[{strict.ci_low:.4f}, {strict.ci_high:.4f}]")
     return rows, summary
+
+
+def _values(scores) -> list[float]:
+    """Score values with every failure as NaN, which the metrics count as failures."""
+    return [s.value if s.ok else math.nan for s in scores]
 
 
 def _score_samples(scorer, samples, show) -> tuple[list[dict[str, Any]], dict[str, Any]]:
