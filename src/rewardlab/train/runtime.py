@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from rewardlab.engine.loading import load_tokenizer, pick_device, quiet_transformers, resolve_model_path
-from rewardlab.io import atomic_writer, write_json
+from rewardlab.io import write_json
 from rewardlab.train.checkpoint import latest_checkpoint
 from rewardlab.train.config import ConfigError, TrainConfig
 
@@ -244,7 +244,3 @@ def append_log(out: str | Path, lines: Sequence[dict[str, Any]]) -> None:
         for line in lines:
             fh.write(json.dumps(line) + "\n")
 
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    with atomic_writer(path) as fh:
-        fh.write(text)
