@@ -120,7 +120,7 @@ def test_harness_block_counts_failures_as_misses(shared_file, tmp_path):
     bench = load_benchmark("processbench", limit=16)
     assert bench.kind == "processbench" and {r.subset for r in bench.records} <= set(SUBSETS)
     path = tiny_token_prm(tmp_path / "prm", arch="bert")
-    short = load_reward(f"process:{path},max_length=200,truncation=drop")  # long items fail
+    short = load_reward(f"process:{path},max_length=500,truncation=drop")  # long items fail
     block = evaluate_benchmark(short, bench, progress=False, threshold=0.5)
     failed = block["metrics"]["failures"]["failed"]
     assert 0 < failed < 16 and block["metrics"]["failures"]["requested"] == 16
@@ -140,3 +140,13 @@ def test_best_of_n_with_prm_aggregation_through_the_harness(shared_file, tmp_pat
     primary = results["benchmarks"]["gsm8k-bon"]["metrics"]["primary"]
     assert primary["name"] == "best-of-N accuracy" and primary["scored"] == 6 and primary["failed"] == 0
     assert results["reward"]["kind"] == "token" and results["reward"]["aggregation"] == "min"
+
+
+def test_every_item_failed_gives_misses_not_a_crash():
+    ids = [f"id{i}" for i in range(40)]
+    items = [SubsetItems("gsm8k", ids, [-1, 2] * 20, [None] * 40, {i: "too long" for i in ids})]
+    result = compute_result(items, {})
+    assert result.threshold == 0.5 and "no dev item could be scored" in result.threshold_rule
+    held = result.subsets["gsm8k"]
+    assert held["failed"] == held["n_error"] + held["n_correct"] and held["f1"] == 0.0
+    assert result.curve["threshold"] == []

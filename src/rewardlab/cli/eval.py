@@ -55,6 +55,12 @@ def print_summary(results: dict[str, Any]) -> None:
         p = block["metrics"]["primary"]
         table.add_row(f"[bold]{name}[/]", p["name"], _num(p["value"]), _ci(p), str(p.get("scored", "")),
                       _failed(p.get("failed", 0)), "")
+        if block["kind"] == "processbench":
+            pb = block["metrics"]["processbench"]
+            for subset, s in pb["subsets"].items():
+                table.add_row(f"  {subset}", f"f1 (err {_num(s['error_acc'])}, corr {_num(s['correct_acc'])})",
+                              _num(s["f1"]), "", str(s["n_error"] + s["n_correct"]), _failed(s["failed"]), "")
+            continue
         for subset, s in block["metrics"]["subsets"].items():
             a = s.get("strict") or s.get("accuracy")
             table.add_row(f"  {subset}", "accuracy", _num(a["value"]), _ci(a), str(a["scored"]),

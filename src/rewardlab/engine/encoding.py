@@ -82,11 +82,11 @@ def encode_samples(
     if templated or concat:
         texts = [chat_text(tokenizer, s) if templated else prompt_to_text(s.prompt) + s.response
                  for s in samples]
-        full = tokenizer(texts, add_special_tokens=not templated)
+        full = tokenizer(texts, add_special_tokens=not templated, verbose=False)
     else:
         prompts = [prompt_to_text(s.prompt) for s in samples]
         responses = [s.response for s in samples]
-        full = tokenizer(prompts, responses)
+        full = tokenizer(prompts, responses, verbose=False)
     ids: list[list[int]] = full["input_ids"]
     types: list[list[int]] | None = full.get("token_type_ids")
     long_items = [i for i, row in enumerate(ids) if len(row) > max_length]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,7 +61,7 @@ def pad_batch(
 
 @torch.inference_mode()
 def classify(
-    model: torch.nn.Module,
+    model: Any,
     input_ids: Sequence[Sequence[int]],
     token_type_ids: Sequence[Sequence[int]] | None,
     pad_id: int,
@@ -68,8 +69,11 @@ def classify(
     progress: ProgressFn | None = None,
     stats: ForwardStats | None = None,
 ) -> np.ndarray:
-    """Logits of a sequence-classification model, shape (n, num_labels), in the order of ``input_ids``."""
-    device = next(model.parameters()).device
+    """Logits of a sequence-classification model, shape (n, num_labels), in the order of ``input_ids``.
+
+    ``model`` is a transformers model or anything called the same way (the ONNX Runtime backend).
+    """
+    device = getattr(model, "device", None) or next(model.parameters()).device
     batch_tokens, max_batch = (settings or BatchSettings()).resolved(device)
     lengths = [len(r) for r in input_ids]
     num_labels = int(getattr(model.config, "num_labels", 1))

@@ -22,7 +22,8 @@ from typing import Any
 from rewardlab.registry import Registry
 
 BENCHMARKS: Registry = Registry("benchmark", group="rewardlab.benchmarks")
-KINDS = ("pairwise", "best-of-n", "rm-bench")
+KINDS = ("pairwise", "best-of-n", "rm-bench", "processbench")
+ROUND_ROBIN = "round-robin over subsets, file order"
 DATA_ENV = "REWARDLAB_DATA"
 
 
@@ -31,8 +32,10 @@ class Benchmark:
     """Loaded records of one benchmark, ready to score.
 
     ``kind`` picks the metrics: ``pairwise`` (`PairRecord`s), ``best-of-n`` (`CandidatesRecord`s with gold
-    ``correct`` flags) or ``rm-bench`` (`CandidatesRecord`s of 3 chosen then 3 rejected styles).
-    ``total`` is the record count before ``limit``; ``files`` are hashed into the provenance.
+    ``correct`` flags), ``rm-bench`` (`CandidatesRecord`s of 3 chosen then 3 rejected styles) or
+    ``processbench`` (`StepRecord`s with a gold first-error step).
+    ``total`` is the record count before ``limit``; ``files`` are hashed into the provenance; ``selection``
+    says how a ``limit`` picked the records.
     """
 
     name: str
@@ -43,12 +46,15 @@ class Benchmark:
     total: int = 0
     limit: int | None = None
     notes: list[str] = field(default_factory=list)
+    selection: str = "all"
 
 
 @dataclass(frozen=True)
 class BenchmarkSource:
     """How to find and read one benchmark: ``relative`` is its file or folder under a data root, and
-    ``read(path) -> (records, files)`` turns it into records (raising `DataError` on bad rows)."""
+    ``read(path) -> (records, files)`` turns it into records (raising `DataError` on bad rows).
+    ``sample(records, limit)`` picks records under ``--limit`` where the default round-robin slice would be
+    biased (ProcessBench files list every erroneous item before the correct ones)."""
 
     name: str
     kind: str
@@ -56,6 +62,8 @@ class BenchmarkSource:
     read: Callable[[Path], tuple[list[Any], list[Path]]]
     description: str = ""
     notes: tuple[str, ...] = ()
+    sample: Callable[[list[Any], int], list[Any]] | None = None
+    sample_rule: str = ROUND_ROBIN
 
 
 class MissingBenchmarkData(FileNotFoundError):
@@ -98,6 +106,7 @@ def locate(source: BenchmarkSource, data_root: str | Path | None = None) -> Path
 
 def load_benchmark(name: str, data_root: str | Path | None = None, limit: int | None = None) -> Benchmark:
     """A registered benchmark by name, or a user file by path; ``limit`` keeps N records (see `select`)."""
+    source = None
     if name not in BENCHMARKS and Path(name).exists():
         bench = load_user_file(Path(name))
     elif name not in BENCHMARKS and _looks_like_path(name):
@@ -113,7 +122,14 @@ def load_benchmark(name: str, data_root: str | Path | None = None, limit: int | 
         bench = Benchmark(source.name, source.kind, records, files, source.description, notes=list(source.notes))
     bench.total = len(bench.records)
     if limit is not None:
-        bench.records = select(bench.records, limit)
+        if limit < 0:
+            raise ValueError(f"--limit must be >= 0, got {limit}")
+        if source is None and bench.kind == "processbench":  # a user's step file: the same unbiased sample
+            source = BENCHMARKS.get("processbench")
+        if source is not None and source.sample is not None:
+            bench.records, bench.selection = source.sample(bench.records, limit), source.sample_rule
+        else:
+            bench.records, bench.selection = select(bench.records, limit), ROUND_ROBIN
         bench.limit = limit
     return bench
 
@@ -137,7 +153,8 @@ def select(records: Sequence[Any], limit: int) -> list[Any]:
 
 
 def load_user_file(path: Path) -> Benchmark:
-    """A user file: pairs (pairwise, hh-rlhf, messages, RewardBench v1) or candidates (best-of-N, RB2)."""
+    """A user file: pairs (pairwise, hh-rlhf, messages, RewardBench v1), candidates (best-of-N, RB2) or
+    step-labelled solutions (scored with the ProcessBench metric)."""
     from rewardlab.data import load_records
 
     kind, records = load_records(path)
@@ -146,8 +163,10 @@ def load_user_file(path: Path) -> Benchmark:
     if kind == "candidates":
         return Benchmark(path.name, "best-of-n", [_with_gold(r) for r in records], [path],
                          f"best-of-N file {path}")
-    raise ValueError(f"{path}: detected {kind} records; rewardlab eval reads pairwise and best-of-N files "
-                     "(step-labelled data: use the processbench evaluation)")
+    if kind == "steps":
+        return Benchmark(path.name, "processbench", records, [path], f"step-labelled file {path} (ProcessBench metric)")
+    raise ValueError(f"{path}: detected {kind} records; rewardlab eval reads pairwise, best-of-N and step-labelled "
+                     "files")
 
 
 def _with_gold(record: Any) -> Any:

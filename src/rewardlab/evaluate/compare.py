@@ -3,6 +3,7 @@
 Items are matched by (benchmark, id) from each run's ``items.jsonl``; per-item credit is recomputed from
 the raw scores with the same function the runner uses (`analysis.item_credit`), so the comparison is
 exact and paired. Items present in only one run, or failed in either, are counted, not compared.
+ProcessBench items compare the exact first-error hit at each run's frozen tau, on held-out items only.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def compare_runs(dir_a: str | Path, dir_b: str | Path, resamples: int = DEFAULT_
         kinds = {a[k]["kind"] for k in shared} | {b[k]["kind"] for k in shared}
         if len(kinds) > 1:
             raise ValueError(f"benchmark {bench!r}: item kinds differ between runs: {sorted(kinds)}")
+        matched = len(shared)
+        if "processbench" in kinds:  # dev-split items chose tau: not scored, so not compared
+            shared = [k for k in shared if "dev" not in (a[k].get("split"), b[k].get("split"))]
         rows = {"all": shared}
         for k in shared:
             rows.setdefault(f"subset:{a[k].get('subset')}", []).append(k)
@@ -62,7 +66,8 @@ def compare_runs(dir_a: str | Path, dir_b: str | Path, resamples: int = DEFAULT_
             credit_b = _credit([b[k] for k in keys])
             blocks[label.removeprefix("subset:")] = paired_bootstrap(credit_a, credit_b, resamples, seed)
         out["benchmarks"][bench] = {"kind": next(iter(kinds)) if kinds else None, "shared": len(shared),
-                                    "only_a": len(a) - len(shared), "only_b": len(b) - len(shared),
+                                    "only_a": len(a) - matched, "only_b": len(b) - matched,
+                                    "dev_split_excluded": matched - len(shared),
                                     "primary_a": _primary(results_a, bench), "primary_b": _primary(results_b, bench),
                                     "subsets": blocks}
     out["only_in_a"] = sorted(set(items_a) - set(items_b))
@@ -73,6 +78,8 @@ def compare_runs(dir_a: str | Path, dir_b: str | Path, resamples: int = DEFAULT_
 def _credit(rows: list[dict[str, Any]]) -> np.ndarray:
     if not rows:
         return np.zeros(0)
+    if rows[0]["kind"] == "processbench":  # exact first-error hit at each run's own frozen tau (NaN: failed)
+        return np.array([math.nan if r.get("error") or r.get("hit") is None else float(r["hit"]) for r in rows])
     values = [np.array([math.nan if x is None else x for x in r["scores"]], dtype=np.float64) for r in rows]
     correct = [np.asarray(r["correct"], dtype=bool) for r in rows]
     return item_credit(rows[0]["kind"], values, correct)

@@ -165,6 +165,40 @@ def rm_bench_matrices(domains: dict[str, Any]) -> str:
     return to_png(fig)
 
 
+def processbench_curve(pb: dict[str, Any]) -> str:
+    """ProcessBench F1 against the threshold tau on the dev split and the held-out items, tau marked."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    curve = pb.get("curve", {})
+    for key, label, color in (("dev_f1", "dev split (chooses tau)", CHOSEN), ("test_f1", "held-out", ACCENT)):
+        if curve.get(key):
+            ax.plot(curve["threshold"], [y if y is not None else float("nan") for y in curve[key]], label=label,
+                    color=color)
+    if pb.get("threshold") is not None:
+        ax.axvline(pb["threshold"], color=GREY, linestyle="--", linewidth=1, label=f"tau = {pb['threshold']:.4g}")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("tau (first step scored below tau = predicted error)")
+    ax.set_ylabel("F1")
+    ax.set_title("ProcessBench F1 against threshold", fontsize=9)
+    ax.legend(fontsize=7, loc="best", framealpha=0.9)
+    return to_png(fig)
+
+
+def processbench_subsets(pb: dict[str, Any]) -> str:
+    """Per subset: accuracy on erroneous items, on correct items, and their harmonic mean F1."""
+    names = list(pb.get("subsets", {}))
+    fig, ax = plt.subplots(figsize=(6, 0.9 + 0.45 * max(len(names), 1)))
+    height = 0.27
+    for k, (key, color) in enumerate((("error_acc", REJECTED), ("correct_acc", ACCENT), ("f1", CHOSEN))):
+        values = [pb["subsets"][n].get(key) or 0.0 for n in names]
+        ax.barh([y + (k - 1) * height for y in range(len(names))], values, height=height, color=color, label=key)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_title("ProcessBench per subset (held-out items)", fontsize=9)
+    ax.legend(fontsize=7, loc="best", framealpha=0.9)
+    return to_png(fig)
+
+
 def _errors(values: list[float], lows: list[Any], highs: list[Any]) -> list[list[float]]:
     low = [max(v - lo, 0.0) if lo is not None else 0.0 for v, lo in zip(values, lows)]
     high = [max(hi - v, 0.0) if hi is not None else 0.0 for v, hi in zip(values, highs)]

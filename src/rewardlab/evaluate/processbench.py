@@ -170,6 +170,15 @@ class ProcessBenchResult:
     curve: dict[str, list[float]]
     step_auroc: dict[str, float]
     dev_items: int = 0
+    dev_fraction: float = 0.0
+    """Share of items that chose tau (0: tau was given; 1: chosen on every item, see ``threshold_rule``)."""
+    seed: int = 0
+
+    def split_of(self, item_id: str) -> str:
+        """``dev`` (chose tau, not scored), ``test`` (held out) or ``all`` (both: the fallback rule)."""
+        if self.dev_fraction >= 1.0:
+            return "all"
+        return "dev" if in_dev_split(item_id, self.dev_fraction, self.seed) else "test"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +206,9 @@ def compute_result(items: Sequence[SubsetItems], missing: dict[str, str], dev_fr
             threshold = 0.5
             rule = ("fixed 0.5: these items are all correct or all erroneous (ProcessBench files are sorted by "
                     "label, so a first-N slice is), no threshold can be chosen and F1 is undefined")
+    if threshold is None and not _any_finite(pooled_scores):
+        threshold = 0.5
+        rule = "fixed 0.5: no dev item could be scored (every one failed), so no threshold can be chosen"
     if threshold is None:
         tau, dev_f1 = choose_threshold(pooled_scores, pooled_labels)
         rule = f"max F1 on a {fraction:.0%} dev split (sha256 of id, seed {seed}), {len(pooled_labels)} items"
@@ -205,7 +217,7 @@ def compute_result(items: Sequence[SubsetItems], missing: dict[str, str], dev_fr
                     "items): optimistic, the metrics below are on the same items")
     else:
         tau, dev_f1 = threshold, math.nan
-        rule = rule if fraction == 1.0 else "given"
+        rule = rule or "given"
     per_subset, auroc = {}, {}
     for s, d in zip(items, dev):
         held = [k for k, keep in enumerate(d) if not keep or fraction == 1.0]
@@ -215,14 +227,20 @@ def compute_result(items: Sequence[SubsetItems], missing: dict[str, str], dev_fr
     keys = ("error_acc", "correct_acc", "f1")
     average = {k: float(np.mean([m[k] for m in per_subset.values()])) for k in keys}
     average["subsets_averaged"] = len(per_subset)  # type: ignore[assignment]
-    taus = candidate_thresholds([x for s in items for x in s.step_scores], limit=200)
+    every = [x for s in items for x in s.step_scores]
+    taus = candidate_thresholds(every, limit=200) if _any_finite(every) else np.zeros(0)  # all failed: no curve
     held_scores = [x for s, d in zip(items, dev) for x, keep in zip(s.step_scores, d) if not keep]
     held_labels = [x for s, d in zip(items, dev) for x, keep in zip(s.labels, d) if not keep]
     curve = {"threshold": taus.tolist(),
              "dev_f1": f1_curve(pooled_scores, pooled_labels, taus).tolist() if pooled_labels else [],
              "test_f1": f1_curve(held_scores, held_labels, taus).tolist() if held_labels else []}
     dev_items = 0 if fraction == 1.0 else len(pooled_labels)
-    return ProcessBenchResult(tau, rule, dev_f1, per_subset, average, dict(missing), curve, auroc, dev_items)
+    return ProcessBenchResult(tau, rule, dev_f1, per_subset, average, dict(missing), curve, auroc, dev_items,
+                              fraction, seed)
+
+
+def _any_finite(step_scores: Sequence[StepScores]) -> bool:
+    return any(math.isfinite(v) for s in step_scores if s is not None for v in s)
 
 
 def read_processbench_folder(path: Path) -> tuple[list[Any], list[Path]]:
@@ -245,7 +263,9 @@ def _source() -> Any:
     return BenchmarkSource(
         name="processbench", kind="processbench", relative="ProcessBench/dataset", read=read_processbench_folder,
         description="ProcessBench: find the earliest wrong step (gsm8k, math, olympiadbench, omnimath)",
-        notes=("needs a process reward (Score.steps); tau chosen on a 30% hash dev split, metrics on the rest",))
+        notes=("needs a process reward (Score.steps); tau chosen on a 30% hash dev split, metrics on the rest",),
+        sample=lambda records, limit: sample_items(records, limit),
+        sample_rule="sha256-of-id sample in file order (the files list erroneous items first)")
 
 
 PROCESSBENCH = _source()
@@ -283,16 +303,51 @@ def evaluate_benchmark(reward: Any, bench: Any, progress: bool | None = None, de
                        threshold: float | None = None) -> dict[str, Any]:
     """The harness's block for a ``processbench`` `Benchmark`: scoring report, metrics with the primary
     value (F1 averaged over the present subsets) and the missing subsets, never counted as zeros."""
+    return run_benchmark(reward, bench, progress, dev_fraction, threshold)[0]
+
+
+def run_benchmark(reward: Any, bench: Any, progress: bool | None = None, dev_fraction: float = 0.3,
+                  threshold: float | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`evaluate_benchmark`'s block plus one ``items.jsonl`` row per item (step scores, gold label, split,
+    prediction at the frozen tau and whether it hit), which is what `rewardlab compare` pairs on."""
     items, info = score_records(reward, bench.records, progress)
     present = {i.name for i in items}
     missing = {name: "file not found under the data root" for name in SUBSETS if name not in present}
     result = compute_result(items, missing, dev_fraction, threshold)
+    reasons: dict[str, int] = {}
+    for message in (m[:200] for i in items for m in i.errors.values()):
+        reasons[message] = reasons.get(message, 0) + 1
+    records = sum(len(i.ids) for i in items)
     failed = sum(len(i.errors) for i in items)
     metrics = {"primary": {"name": f"f1 (mean over {len(items)} subset(s))", "value": result.average["f1"]},
-               "failures": {"failed": failed, "requested": sum(len(i.ids) for i in items),
-                            "examples": dict(list({k: v for i in items for k, v in i.errors.items()}.items())[:5])},
+               "failures": {"failed": failed, "records": records, "requested": records, "reasons": reasons,
+                            "examples": [k for i in items for k in i.errors][:10]},
                "processbench": result.to_dict()}
-    return {"scoring": info, "metrics": metrics}
+    return {"scoring": info, "metrics": metrics}, item_rows(bench.name, items, result)
+
+
+def item_rows(bench_name: str, items: Sequence[SubsetItems], result: ProcessBenchResult) -> list[dict[str, Any]]:
+    """One row per item. ``correct`` is the gold verdict of each labelled step (True before the first error,
+    False at it; later steps carry no label); ``hit`` (prediction == label at the frozen tau) is None for
+    dev-split items, which chose tau and are not scored."""
+    rows = []
+    for s in items:
+        for item_id, label, scores in zip(s.ids, s.labels, s.step_scores):
+            split = result.split_of(item_id)
+            prediction = predict_first_error(scores, result.threshold)
+            hit = None if split == "dev" else prediction is not None and prediction == label
+            rows.append({"benchmark": bench_name, "kind": "processbench", "id": item_id, "subset": s.name,
+                         "scores": list(scores) if scores is not None else None, "label": label,
+                         "correct": gold_step_flags(label, len(scores) if scores is not None else None),
+                         "split": split, "prediction": prediction, "hit": hit, "error": s.errors.get(item_id)})
+    return rows
+
+
+def gold_step_flags(label: int, steps: int | None) -> list[bool]:
+    """Gold verdicts of the labelled steps: all True for a correct item, else True up to the first error."""
+    if label == -1:
+        return [True] * (steps or 0)
+    return [True] * label + [False]
 
 
 def evaluate_processbench(reward: Any, data_root: str | Path | None = None, subsets: Sequence[str] = SUBSETS,

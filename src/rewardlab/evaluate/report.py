@@ -57,6 +57,8 @@ def _benchmark(name: str, block: dict[str, Any]) -> str:
     head = (f"<h2 id='{_e(name)}'>{_e(name)}</h2><p class='note'>{_e(block.get('description', ''))} &middot; "
             f"{block['records']} records{limit} &middot; kind {kind}</p>")
     notes = "".join(f"<p class='note'>Note: {_e(n)}</p>" for n in block.get("notes", []))
+    if kind == "processbench":
+        return head + notes + _processbench(name, m)
     what = "correct vs incorrect" if kind == "best-of-n" else "chosen vs rejected"
     imgs = [
         _img(figures.subset_bars(m, kind), f"{name}: accuracy per subset"),
@@ -79,6 +81,26 @@ def _benchmark(name: str, block: dict[str, Any]) -> str:
     position = _position(m.get("position_bias"))
     return (head + notes + _subset_table(m, kind) + extra + diag + position
             + f"<div class='figs'>{''.join(imgs)}</div>" + _failures(m["failures"]))
+
+
+def _processbench(name: str, m: dict[str, Any]) -> str:
+    """Per-subset error / correct accuracy and F1 on the held-out items, tau and how it was chosen, the
+    F1-against-threshold curve, and the subsets whose files were absent (left out, never zeros)."""
+    pb = m["processbench"]
+    keys = ("error_acc", "correct_acc", "f1")
+    rows = [[_e(n), *(_num(s.get(k)) for k in keys), str(s["n_error"]), str(s["n_correct"]), _failed(s["failed"]),
+             _num(pb["step_auroc"].get(n))] for n, s in pb["subsets"].items()]
+    rows.append(["<b>average</b>", *(_num(pb["average"].get(k)) for k in keys), "", "", "", ""])
+    table = _table(["subset", "accuracy on erroneous", "accuracy on correct", "F1", "erroneous", "correct",
+                    "failed", "step AUROC"], rows)
+    line = (f"<p><b>{_e(m['primary']['name'])}: {_num(m['primary']['value'])}</b> &middot; tau = "
+            f"{_num(pb['threshold'])} ({_e(pb['threshold_rule'])}); dev F1 {_num(pb.get('dev_f1'))}</p>")
+    missing = "".join(f"<li>{_e(k)}: {_e(v)}</li>" for k, v in pb.get("missing_subsets", {}).items())
+    missing = (f"<p class='note'>Subsets not evaluated (left out of the average):</p><ul class='note'>{missing}</ul>"
+               if missing else "")
+    imgs = [_img(figures.processbench_subsets(pb), f"{name}: ProcessBench per subset"),
+            _img(figures.processbench_curve(pb), f"{name}: F1 against threshold")]
+    return line + table + missing + f"<div class='figs'>{''.join(imgs)}</div>" + _failures(m["failures"])
 
 
 def _subset_table(m: dict[str, Any], kind: str) -> str:

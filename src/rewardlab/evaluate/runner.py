@@ -52,18 +52,46 @@ def run(config: EvalConfig, reward: Any = None) -> dict[str, Any]:
     benches = [load_benchmark(name, config.data_root, config.limit) for name in config.benches]
     timings["load"] = time.perf_counter() - t
     reward = load_reward(reward if reward is not None else config.reward)
+    check_capabilities(reward, benches)
     t = time.perf_counter()
-    scored = [score_benchmark(reward, b, config.progress) for b in benches]
+    blocks: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    scored = []
+    for bench in benches:
+        if bench.kind == "processbench":  # scored and measured in one step: tau is chosen on its dev split
+            from rewardlab.evaluate import processbench
+
+            block, bench_rows = processbench.run_benchmark(reward, bench, config.progress)
+            blocks[bench.name] = {**describe(bench), **block}
+            rows.extend(bench_rows)
+        else:
+            scored.append((bench, score_benchmark(reward, bench, config.progress)))
     timings["score"] = time.perf_counter() - t
     t = time.perf_counter()
-    blocks = {b.name: {**describe(b), "scoring": info, "metrics": analyse(s, config.settings)}
-              for b, (s, info) in zip(benches, scored)}
+    for bench, (s, info) in scored:
+        blocks[bench.name] = {**describe(bench), "scoring": info, "metrics": analyse(s, config.settings)}
+        rows.extend(item_rows(bench, s))
+    blocks = {b.name: blocks[b.name] for b in benches}  # the order asked for
     timings["metrics"] = time.perf_counter() - t
     results = aggregate(config, reward, blocks)
     results["timings_s"] = timings
     results["wall_time_s"] = time.perf_counter() - start  # up to the write stage
-    write(config, results, [row for b, (s, _) in zip(benches, scored) for row in item_rows(b, s)])
+    write(config, results, rows)
     return results
+
+
+def check_capabilities(reward: Any, benches: Sequence[Benchmark]) -> None:
+    """Fail before any long scoring job when a benchmark needs what the reward cannot give: ProcessBench
+    needs step scores, so the reward scores one item first and must return ``Score.steps``."""
+    for bench in benches:
+        if bench.kind != "processbench" or not bench.records:
+            continue
+        probe = reward.score([bench.records[0].sample()])[0]
+        if probe.ok and probe.steps is None:
+            raise ValueError(f"benchmark {bench.name!r} needs step scores, but reward {getattr(reward, 'name', reward)}"
+                             " returns one score per response; use a process reward (process:PATH or "
+                             "process:implicit,policy=..,ref=..; docs/prm.md)")
+        return
 
 
 def score_benchmark(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[Scored, dict[str, Any]]:
@@ -158,7 +186,7 @@ def describe(bench: Benchmark) -> dict[str, Any]:
     """What was evaluated: kind, files with sha256, records requested / total, the limit, notes."""
     return {"kind": bench.kind, "description": bench.description, "records": len(bench.records),
             "records_total": bench.total, "limit": bench.limit,
-            "selection": "round-robin over subsets, file order" if bench.limit is not None else "all",
+            "selection": bench.selection,
             "files": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size} for p in bench.files],
             "notes": bench.notes}
 
