@@ -86,11 +86,15 @@ def main() -> int:
     samples = [r.sample() for r in records]
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(tiny_causal_prm(Path(tmp) / "prm", args.hidden, args.layers))
-        reward = load_reward(",".join(x for x in (f"process:{model}", args.options) if x))
+        # the tiny PRM has 4,096 positions (its MiniLM tokenizer says 512): no solution is cut, so both paths
+        # see the same tokens. A left-truncated single pass differs from its untruncated prefixes by design.
+        options = args.options or ("" if args.model else "max_length=4096")
+        reward = load_reward(",".join(x for x in (f"process:{model}", options) if x))
         reward.score(samples[:4]), reward.score_per_prefix(samples[:4])  # warm-up
-        before = reward.stats.real_tokens
+        before, cut = reward.stats.real_tokens, reward.truncated
         single, t_single = timed(lambda: reward.score(samples), args.repeats)
         single_tokens = (reward.stats.real_tokens - before) // args.repeats
+        truncated = (reward.truncated - cut) // args.repeats
         before = reward.stats.real_tokens
         prefix, t_prefix = timed(lambda: reward.score_per_prefix(samples), args.repeats)
         prefix_tokens = (reward.stats.real_tokens - before) // args.repeats
@@ -98,7 +102,8 @@ def main() -> int:
     failed = sum(not s.ok for s in single)
     steps = [len(r.steps) for r in records]
     figures = {
-        "solutions": len(records), "failed": failed, "mean_steps": statistics.mean(steps),
+        "solutions": len(records), "failed": failed,
+        "truncated_single_pass": truncated, "mean_steps": statistics.mean(steps),
         "max_abs_diff": max(diffs) if diffs else float("nan"), "equal_within_1e-4": bool(diffs) and max(diffs) <= 1e-4,
         "single_pass_s": statistics.median(t_single), "per_prefix_s": statistics.median(t_prefix),
         "speed_ratio": statistics.median(t_prefix) / statistics.median(t_single),

@@ -36,6 +36,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _ceiling import forward_flops as flops
+from _ceiling import measure_ceiling
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("REWARDLAB_DATA", REPO.parent / "shared" / "data"))
 MAX_LENGTH = 512
@@ -70,34 +73,6 @@ def save_model(folder: Path) -> None:
     loaded = load_sequence_classifier("minilm")
     loaded.model.save_pretrained(folder)
     loaded.tokenizer.save_pretrained(folder)
-
-
-def measure_ceiling(seconds: float = 2.0) -> float:
-    """Peak fp32 matmul GFLOP/s on this machine's threads (the compute limit scoring is held against).
-
-    The best single product over square sizes 1024-4096 (``seconds`` of repeats each): the machine's speed
-    drifts from second to second, and the best observed rate is the conservative (highest) ceiling.
-    """
-    best = 0.0
-    for size in (1024, 2048, 3072, 4096):
-        a, b = torch.randn(size, size), torch.randn(size, size)
-        a @ b
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            t = time.perf_counter()
-            a @ b
-            best = max(best, 2 * size**3 / (time.perf_counter() - t) / 1e9)
-    return best
-
-
-def flops(lengths: list[int], config) -> float:
-    """Exact forward FLOPs: linear layers (2 per weight per token) + attention (4*d*S per token per layer)."""
-    d, inter, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    per_token_linear = 2 * layers * (4 * d * d + 2 * d * inter)
-    total = 0.0
-    for s in lengths:
-        total += s * per_token_linear + layers * 4 * d * s * s + 2 * (d * d + d)
-    return total
 
 
 def run_trl(folder: Path, texts: list[str]) -> tuple[np.ndarray, float]:

@@ -223,14 +223,38 @@ def full_batch_seconds(args: argparse.Namespace, items) -> float:
     return statistics.median(times)
 
 
+def compute_bound(args: argparse.Namespace, items) -> dict:
+    """Mean forward FLOPs per served sample (real tokens, MiniLM-style encoder) and the machine's fp32
+    ceiling, so each server's throughput can be read as a share of what the cores can do at all."""
+    from transformers import AutoConfig
+
+    from _ceiling import forward_flops, measure_ceiling
+    from rewardlab.engine.loading import load_tokenizer, resolve_model_path
+
+    path = resolve_model_path(args.model)
+    tok, config = load_tokenizer(path), AutoConfig.from_pretrained(path)
+    enc = tok([p for p, _ in items], [r for _, r in items], truncation="longest_first", max_length=args.max_len)
+    lengths = [len(x) for x in enc["input_ids"]]
+    per_sample = forward_flops(lengths, config) / len(lengths)
+    ceiling = measure_ceiling()
+    return {"flops_per_sample": per_sample, "ceiling_gflops": ceiling,
+            "ceiling_samples_per_s": ceiling * 1e9 / per_sample, "mean_tokens": sum(lengths) / len(lengths)}
+
+
 def report(results: dict[str, dict], full_batch: float, meta: dict) -> dict:
     print(f"\nserve_load: {meta['clients']} clients x {meta['duration']:g} s, one sample per request; "
           f"data: {meta['data']}; model: {meta['reward']} (max_length {meta['max_len']})")
+    bound = meta.get("compute_bound") or {}
+    limit = bound.get("ceiling_samples_per_s")
+    if limit:
+        print(f"compute ceiling: {bound['ceiling_gflops']:.0f} GFLOP/s, {bound['mean_tokens']:.0f} tokens per sample "
+              f"-> at most {limit:.1f} samples/s on this machine")
     print(f"{'server':<12}{'ok':>8}{'in window':>11}{'errors':>8}{'req/s':>9}{'p50 s':>9}{'p99 s':>9}"
-          f"{'max s':>9}")
+          f"{'max s':>9}{'ceiling':>9}")
     for r in results.values():
+        share = f"{r['throughput_per_s'] / limit:>8.1%}" if limit else "     n/a"
         print(f"{r['server']:<12}{r['ok']:>8}{r['ok_in_window']:>11}{r['errors']:>8}{r['throughput_per_s']:>9.2f}"
-              f"{r['p50_s']:>9.3f}{r['p99_s']:>9.3f}{r['max_s']:>9.3f}")
+              f"{r['p50_s']:>9.3f}{r['p99_s']:>9.3f}{r['max_s']:>9.3f} {share}")
     short = [r["server"] for r in results.values() if r["ok_in_window"] < 2 * meta["clients"]]
     if short:
         print(f"NOTE: fewer than {2 * meta['clients']} answers inside the window for {', '.join(short)}: "
@@ -251,6 +275,10 @@ def report(results: dict[str, dict], full_batch: float, meta: dict) -> dict:
         summary["p99_ratio"] = ours["p99_s"] / theirs["p99_s"]
         print(f"throughput rewardlab / openrlhf-loop: {summary['throughput_ratio']:.2f}x (target >= 5x -> "
               f"{'met' if summary['throughput_ratio'] >= 5 else 'MISSED'}); p99 ratio {summary['p99_ratio']:.2f}")
+        if limit:
+            summary["max_possible_ratio"] = limit / theirs["throughput_per_s"]
+            print(f"the most any server could reach over the openrlhf loop on these cores: "
+                  f"{summary['max_possible_ratio']:.2f}x (100% of the ceiling)")
     return summary
 
 
@@ -270,6 +298,10 @@ def main(argv: list[str] | None = None) -> None:
     meta = {"clients": args.clients, "duration": args.duration, "data": source, "reward": args.reward,
             "max_len": args.max_len, "openrlhf": "reconstruction of serve_rm.py 0.11.2 (see docstring)",
             "cpu_count": os.cpu_count()}
+    try:
+        meta["compute_bound"] = compute_bound(args, items)
+    except (ImportError, AttributeError) as exc:  # a non-encoder --model: no exact FLOP count
+        print(f"compute ceiling share not computed: {exc}", file=sys.stderr)
     summary = report(results, full_batch, meta)
     if args.out:
         out = Path(args.out)

@@ -61,7 +61,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="train_vs_trl.") as tmp:
         spec = prepare(args, Path(tmp))
         results = {name: run_worker(name, spec, Path(tmp)) for name in ("trl", "rewardlab")}
-    report = summarize(spec, results)
+        compute = training_compute(spec)
+    report = summarize(spec, results, compute)
     from rewardlab.io import write_json
 
     write_json(args.out, report)
@@ -199,13 +200,35 @@ def run_rewardlab(spec: dict[str, Any]) -> dict[str, Any]:
             "truncated": record["truncated"], "dropped": record["dropped_too_long"]}
 
 
-def summarize(spec: dict[str, Any], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def training_compute(spec: dict[str, Any]) -> dict[str, float]:
+    """FLOPs the training loop needs (real tokens of both sides, forward + backward, every epoch) and the
+    machine's fp32 ceiling, measured now, after both trainers (bench/_ceiling.py)."""
+    from transformers import AutoConfig
+
+    from _ceiling import TRAINING_FACTOR, forward_flops, measure_ceiling
+    from rewardlab.engine.loading import load_tokenizer, resolve_model_path
+
+    path = resolve_model_path(spec["model"])
+    tokenizer, config = load_tokenizer(path), AutoConfig.from_pretrained(path)
+    rows = _rows(spec["train"])
+    texts = [r["prompt"] + side for r in rows for side in (r["chosen"], r["rejected"])]
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=spec["max_length"])["input_ids"]]
+    flops = TRAINING_FACTOR * forward_flops(lengths, config) * spec["epochs"]
+    return {"training_flops": flops, "real_tokens_per_epoch": sum(lengths), "ceiling_gflops": measure_ceiling()}
+
+
+def summarize(spec: dict[str, Any], results: dict[str, dict[str, Any]],
+              compute: dict[str, float] | None = None) -> dict[str, Any]:
     for result in results.values():
         result["pairs_per_s_loop"] = result["pairs_trained"] / result["loop_seconds"]
         result["pairs_per_s_end_to_end"] = result["pairs_trained"] / result["process_seconds"]
+        if compute:
+            result["share_of_ceiling_loop"] = (compute["training_flops"] / result["loop_seconds"]
+                                               / (compute["ceiling_gflops"] * 1e9))
     ours, trl = results["rewardlab"], results["trl"]
     return {
         "settings": {k: v for k, v in spec.items() if k not in ("train", "eval")},
+        "compute": compute or {},
         "results": results,
         "ratio_pairs_per_s_loop": ours["pairs_per_s_loop"] / trl["pairs_per_s_loop"],
         "ratio_pairs_per_s_end_to_end": ours["pairs_per_s_end_to_end"] / trl["pairs_per_s_end_to_end"],
@@ -220,10 +243,15 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"model {s['model']} | {s['train_pairs']} train / {s['eval_pairs']} eval pairs from {s['source']} | "
           f"{s['epochs']} epoch(s), {s['batch_size']} pairs/step, lr {s['learning_rate']}, "
           f"max_length {s['max_length']}, torch threads {s['torch_threads']}" + (" | QUICK" if s["quick"] else ""))
-    print("| trainer | pairs/s (loop) | pairs/s (end to end) | held-out accuracy | peak RSS (MB) |")
-    print("|---|---|---|---|---|")
+    ceiling = report.get("compute", {}).get("ceiling_gflops")
+    print(f"machine fp32 ceiling {ceiling:.1f} GFLOP/s; training needs 3x forward FLOPs of the real tokens"
+          if ceiling else "machine ceiling not measured")
+    print("| trainer | pairs/s (loop) | pairs/s (end to end) | share of ceiling (loop) | held-out accuracy "
+          "| peak RSS (MB) |")
+    print("|---|---|---|---|---|---|")
     for name, r in report["results"].items():
-        print(f"| {name} | {r['pairs_per_s_loop']:.2f} | {r['pairs_per_s_end_to_end']:.2f} | "
+        share = f"{r['share_of_ceiling_loop']:.1%}" if "share_of_ceiling_loop" in r else "n/a"
+        print(f"| {name} | {r['pairs_per_s_loop']:.2f} | {r['pairs_per_s_end_to_end']:.2f} | {share} | "
               f"{r['accuracy']:.4f} | {r['peak_rss_mb']:.0f} |")
     print(f"rewardlab / TRL pairs/s: {report['ratio_pairs_per_s_loop']:.2f}x (loop), "
           f"{report['ratio_pairs_per_s_end_to_end']:.2f}x (end to end); accuracy difference "

@@ -1,0 +1,40 @@
+"""The machine's compute ceiling and exact encoder FLOP counts, shared by the benchmarks.
+
+Every benchmark prints the fraction of the ceiling it reached: FLOPs actually needed (real tokens only,
+no padding) divided by seconds, over the best fp32 matmul rate measured in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import torch
+
+
+def measure_ceiling(seconds: float = 2.0) -> float:
+    """Peak fp32 matmul GFLOP/s on this machine's threads: the best single product over square sizes
+    1024-4096 (``seconds`` of repeats each). The speed drifts from second to second; the best observed rate
+    is the conservative (highest) ceiling."""
+    best = 0.0
+    for size in (1024, 2048, 3072, 4096):
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        a @ b
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            t = time.perf_counter()
+            a @ b
+            best = max(best, 2 * size**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def forward_flops(lengths: Iterable[int], config) -> float:
+    """Exact forward FLOPs of a BERT-style encoder: linear layers (2 per weight per token) + attention
+    (4*d*S per token per layer) + the pooler/head; embeddings are lookups and cost nothing."""
+    d, inter, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_token_linear = 2 * layers * (4 * d * d + 2 * d * inter)
+    return float(sum(s * per_token_linear + layers * 4 * d * s * s + 2 * (d * d + d) for s in lengths))
+
+
+TRAINING_FACTOR = 3.0
+"""Forward + backward is ~3x the forward FLOPs (the backward pass computes two products per weight)."""
