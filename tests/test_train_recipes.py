@@ -126,3 +126,21 @@ def test_existing_output_needs_resume_or_overwrite(tmp_path, tiny_bert_dir, pair
     (out / "something").write_text("x")
     with pytest.raises(FileExistsError, match="--resume .* --overwrite"):
         bt.main(BTConfig(data=str(pair_files[0]), out=str(out), model=str(tiny_bert_dir), progress=False))
+
+
+def test_bt_logs_loss_and_accuracy_to_tensorboard(tmp_path, tiny_bert_dir, pair_files):
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (pip install 'rewardlab[tracking]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb"
+    bt.main(BTConfig(data=str(pair_files[0]), out=str(out), model=str(tiny_bert_dir), max_steps=4, log_every=2,
+                     report_to="tensorboard", **FAST))
+    events = list(out.rglob("events.out.tfevents.*"))
+    assert events, f"no tensorboard event file under {out}"
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert {"loss", "accuracy"} <= set(tags), tags
+    assert [e.step for e in acc.Scalars("loss")] == [2, 4]
+    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [e.value for e in acc.Scalars("loss")] == pytest.approx([line["loss"] for line in logged], rel=1e-6)

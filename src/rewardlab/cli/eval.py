@@ -59,7 +59,8 @@ def print_summary(results: dict[str, Any]) -> None:
             pb = block["metrics"]["processbench"]
             for subset, s in pb["subsets"].items():
                 table.add_row(f"  {subset}", f"f1 (err {_num(s['error_acc'])}, corr {_num(s['correct_acc'])})",
-                              _num(s["f1"]), "", str(s["n_error"] + s["n_correct"]), _failed(s["failed"]), "")
+                              _num(s["f1"]), "", str(s["n_error"] + s["n_correct"] - s["failed"]),
+                              _failed(s["failed"]), "")
             continue
         for subset, s in block["metrics"]["subsets"].items():
             a = s.get("strict") or s.get("accuracy")

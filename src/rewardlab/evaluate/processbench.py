@@ -319,7 +319,10 @@ def run_benchmark(reward: Any, bench: Any, progress: bool | None = None, dev_fra
         reasons[message] = reasons.get(message, 0) + 1
     records = sum(len(i.ids) for i in items)
     failed = sum(len(i.errors) for i in items)
-    metrics = {"primary": {"name": f"f1 (mean over {len(items)} subset(s))", "value": result.average["f1"]},
+    held = sum(m["n_error"] + m["n_correct"] for m in result.subsets.values())
+    held_failed = sum(m["failed"] for m in result.subsets.values())
+    metrics = {"primary": {"name": f"f1 (mean over {len(items)} subset(s))", "value": result.average["f1"],
+                           "scored": held - held_failed, "failed": held_failed, "split": "held-out items"},
                "failures": {"failed": failed, "records": records, "requested": records, "reasons": reasons,
                             "examples": [k for i in items for k in i.errors][:10]},
                "processbench": result.to_dict()}

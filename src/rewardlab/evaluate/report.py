@@ -25,6 +25,10 @@ th{background:#f3f3f3;text-align:left} td.num{text-align:right;font-variant-nume
 """
 
 
+MAX_REASONS = 12
+"""Failure reasons listed per benchmark (most frequent first); results.json keeps every one."""
+
+
 def render_report(results: dict[str, Any]) -> str:
     """The whole HTML page as a string."""
     reward = results.get("reward", {})
@@ -180,7 +184,11 @@ def _position(p: dict[str, Any] | None) -> str:
 def _failures(f: dict[str, Any]) -> str:
     if not f["failed"]:
         return "<p class='note'>Failures: none.</p>"
-    reasons = "".join(f"<li>{_e(k)}: {v}</li>" for k, v in f["reasons"].items())
+    ranked = sorted(f["reasons"].items(), key=lambda kv: -kv[1])
+    reasons = "".join(f"<li>{_e(k)}: {v}</li>" for k, v in ranked[:MAX_REASONS])
+    if len(ranked) > MAX_REASONS:
+        rest = sum(v for _, v in ranked[MAX_REASONS:])
+        reasons += f"<li>... {len(ranked) - MAX_REASONS} more distinct reasons ({rest} records); see results.json</li>"
     return (f"<p class='warn'>{f['failed']} of {f['records']} records failed and are excluded from every metric "
             f"(never scored as ties):</p><ul class='note'>{reasons}</ul>")
 
