@@ -101,3 +101,13 @@ def test_reward_without_step_scores_fails_before_scoring(shared_file, tmp_path, 
         run(EvalConfig(reward=f"classifier:{tiny_bert_dir}", benches=["hh-rlhf", "processbench"],
                        out=tmp_path / "x", limit=8, progress=False))
     assert not (tmp_path / "x").exists()
+
+
+def test_report_lists_the_most_frequent_failure_reasons_only():
+    from rewardlab.evaluate.report import MAX_REASONS, _failures
+
+    reasons = {f"dropped: {900 + i} tokens > max_length 512": 1 for i in range(MAX_REASONS + 5)}
+    reasons["NaN score"] = 7
+    html = _failures({"failed": sum(reasons.values()), "records": 100, "reasons": reasons})
+    assert html.count("<li>") == MAX_REASONS + 1 and html.index("NaN score") < html.index("dropped")
+    assert "6 more distinct reasons (6 records)" in html
