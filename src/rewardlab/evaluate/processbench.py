@@ -387,24 +387,12 @@ def sample_items(records: Sequence[Any], limit: int | None) -> list[Any]:
 
 
 def plot_f1_curve(result: ProcessBenchResult, path: str | Path) -> Path:
-    """F1 against threshold (dev and held-out) with the chosen tau marked, written atomically as a PNG."""
-    import matplotlib
+    """The report's F1-against-threshold figure (dev and held-out, tau marked), written atomically as a PNG."""
+    import base64
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from rewardlab.evaluate.figures import processbench_curve
     from rewardlab.io import atomic_writer
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for key, label in (("dev_f1", "dev split"), ("test_f1", "held-out")):
-        if result.curve[key]:
-            ax.plot(result.curve["threshold"], result.curve[key], label=label)
-    ax.axvline(result.threshold, color="k", linestyle="--", label=f"tau = {result.threshold:.4g}")
-    ax.set_xlabel("tau (predicted error = first step scored below tau)")
-    ax.set_ylabel("ProcessBench F1")
-    ax.legend()
-    fig.tight_layout()
     with atomic_writer(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=110)
-    plt.close(fig)
+        fh.write(base64.b64decode(processbench_curve(result.to_dict())))
     return Path(path)

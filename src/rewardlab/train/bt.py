@@ -24,7 +24,6 @@ from rewardlab.engine.encoding import model_max_length
 from rewardlab.rewards.heads import readout
 from rewardlab.train.collate import (
     accepts_token_types,
-    all_pair_logits,
     batch_rows,
     is_causal,
     micro_batches,
@@ -32,14 +31,13 @@ from rewardlab.train.collate import (
     should_share,
 )
 from rewardlab.train.config import BTConfig
-from rewardlab.train.loop import Trainee, plan_total_steps, run_training, start_state
+from rewardlab.train.loop import plan_total_steps, run_training, start_trainee
 from rewardlab.train.losses import bradley_terry_loss, poisson_bootstrap_weights
 from rewardlab.train.pairdata import data_report, encode_split, load_pair_split
 from rewardlab.train.records import pairwise_accuracy
 from rewardlab.train.runtime import (
     load_model,
     load_tokenizer_and_config,
-    make_optimizer,
     prepare_output,
     save_reward_model,
     start_runtime,
@@ -75,12 +73,7 @@ class BTRecipe:
             self.weights = poisson_bootstrap_weights(len(kept), cfg.heads, torch.Generator().manual_seed(cfg.seed))
 
         self.total_steps = plan_total_steps(cfg, len(kept))
-        model = self.runtime.accelerator.prepare(model)  # DDP (or FSDP) wrap first, then the optimiser
-        optimizer, scheduler = make_optimizer(model, cfg, self.total_steps)
-        self.trainee = Trainee(model, optimizer, scheduler, self.runtime)
-        self.state = start_state(cfg, self.trainee)
-        if cfg.report_to != "none":
-            self.runtime.accelerator.init_trackers("rewardlab", config=cfg.model_dump())
+        self.trainee, self.state = start_trainee(cfg, self.runtime, model, self.total_steps)
 
     def loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         """Per-pair losses (n,) for training pairs ``batch``, and how many of them are ranked right."""
@@ -102,11 +95,8 @@ class BTRecipe:
         """Held-out pairwise accuracy (Wilson interval) and the reward of every held-out response."""
         model = self.trainee.raw_model
         spec, labels = model.config.rewardlab_head, list(model.config.id2label.values())
-        enc, where = (self.enc.held, "eval") if len(self.enc.held) else (self.enc.train, "train")
-        model.eval()
-        lc, lr = all_pair_logits(model, enc, self.tokenizer.pad_token_id, self.cfg.batch_tokens,
-                                 self.cfg.share_prompt, self.causal, self.use_types)
-        model.train()
+        lc, lr, where = self.enc.evaluation_logits(model, self.tokenizer.pad_token_id, self.cfg, self.causal,
+                                                   self.use_types)
         vc, vr = readout(lc, spec, labels)[0], readout(lr, spec, labels)[0]
         return {**pairwise_accuracy(vc, vr), "on": where}, np.concatenate([vc, vr])
 
@@ -120,9 +110,7 @@ class BTRecipe:
             record = {
                 "recipe": "bt", "config": cfg.model_dump(), "eval": metrics, **stats,
                 "reward_stats_on": metrics["on"], **data_report(self.split, self.enc),
-                "steps": result.steps, "steps_this_run": result.steps_this_run,
-                "train_seconds": result.seconds, "pairs_per_second": result.items_per_second,
-                "processes": runtime.world, "history": result.history,
+                **result.record(runtime.world),
             }
             save_reward_model(self.trainee.raw_model, self.tokenizer, cfg.out, stats, record)
         runtime.barrier()

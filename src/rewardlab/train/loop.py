@@ -15,7 +15,14 @@ from typing import Any
 from rewardlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from rewardlab.train.config import TrainConfig
 from rewardlab.train.monitor import Monitor
-from rewardlab.train.runtime import LossFn, Runtime, accumulate_step, epoch_steps, optimizer_step
+from rewardlab.train.runtime import (
+    LossFn,
+    Runtime,
+    accumulate_step,
+    epoch_steps,
+    make_optimizer,
+    optimizer_step,
+)
 
 
 @dataclass
@@ -39,6 +46,25 @@ class LoopResult:
     seconds: float
     items_per_second: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    unit: str = "items"
+
+    def record(self, processes: int) -> dict[str, Any]:
+        """The loop's part of every recipe's run record (``<unit>_per_second``: pairs, samples, ...)."""
+        return {"steps": self.steps, "steps_this_run": self.steps_this_run, "train_seconds": self.seconds,
+                f"{self.unit}_per_second": self.items_per_second, "processes": processes,
+                "history": self.history}
+
+
+def start_trainee(cfg: TrainConfig, runtime: Runtime, model: Any, total_steps: int) -> tuple[Trainee, dict[str, Any]]:
+    """Wrap the model for the processes (DDP or FSDP first, then the optimiser over the wrapped
+    parameters), restore a checkpoint on ``--resume``, and start the tracker ``report_to`` names."""
+    model = runtime.accelerator.prepare(model)
+    optimizer, scheduler = make_optimizer(model, cfg, total_steps)
+    trainee = Trainee(model, optimizer, scheduler, runtime)
+    state = start_state(cfg, trainee)
+    if cfg.report_to != "none":
+        runtime.accelerator.init_trackers("rewardlab", config=cfg.model_dump())
+    return trainee, state
 
 
 def start_state(cfg: TrainConfig, trainee: Trainee) -> dict[str, Any]:
@@ -96,7 +122,7 @@ def run_training(cfg: TrainConfig, trainee: Trainee, state: dict[str, Any], n_it
     finally:
         monitor.close()
     return LoopResult(step, step - state["step"], time.perf_counter() - start, monitor.throughput(),
-                      monitor.history)
+                      monitor.history, unit)
 
 
 def plan_total_steps(cfg: TrainConfig, n_items: int) -> int:

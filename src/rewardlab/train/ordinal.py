@@ -23,7 +23,6 @@ from rewardlab.engine.encoding import model_max_length
 from rewardlab.rewards.heads import readout
 from rewardlab.train.collate import (
     accepts_token_types,
-    all_pair_logits,
     batch_rows,
     is_causal,
     micro_batches,
@@ -31,14 +30,13 @@ from rewardlab.train.collate import (
     should_share,
 )
 from rewardlab.train.config import OrdinalConfig
-from rewardlab.train.loop import Trainee, plan_total_steps, run_training, start_state
+from rewardlab.train.loop import plan_total_steps, run_training, start_trainee
 from rewardlab.train.losses import expected_rating, ordinal_pair_loss, region_flooding_loss
 from rewardlab.train.pairdata import data_report, encode_split, load_pair_split
 from rewardlab.train.records import pairwise_accuracy
 from rewardlab.train.runtime import (
     load_model,
     load_tokenizer_and_config,
-    make_optimizer,
     prepare_output,
     save_reward_model,
     start_runtime,
@@ -71,12 +69,7 @@ class OrdinalRecipe:
         model = load_model(cfg, self.tokenizer, cfg.levels, labels, {"kind": "ordinal"})
         self.causal, self.use_types = is_causal(model), accepts_token_types(model)
         self.total_steps = plan_total_steps(cfg, len(self.enc.train))
-        model = self.runtime.accelerator.prepare(model)  # DDP (or FSDP) wrap first, then the optimiser
-        optimizer, scheduler = make_optimizer(model, cfg, self.total_steps)
-        self.trainee = Trainee(model, optimizer, scheduler, self.runtime)
-        self.state = start_state(cfg, self.trainee)
-        if cfg.report_to != "none":
-            self.runtime.accelerator.init_trackers("rewardlab", config=cfg.model_dump())
+        self.trainee, self.state = start_trainee(cfg, self.runtime, model, self.total_steps)
 
     def read_ratings(self, row: Any, record: Any) -> list[int]:
         """(chosen low, chosen high, rejected low, rejected high); 0 = no rating on that side."""
@@ -117,11 +110,8 @@ class OrdinalRecipe:
     def evaluate(self) -> tuple[dict[str, Any], np.ndarray]:
         """Held-out pairwise accuracy of the expected rating, and the mean rating uncertainty."""
         model = self.trainee.raw_model
-        enc, where = (self.enc.held, "eval") if len(self.enc.held) else (self.enc.train, "train")
-        model.eval()
-        lc, lr = all_pair_logits(model, enc, self.tokenizer.pad_token_id, self.cfg.batch_tokens,
-                                 self.cfg.share_prompt, self.causal, self.use_types)
-        model.train()
+        lc, lr, where = self.enc.evaluation_logits(model, self.tokenizer.pad_token_id, self.cfg, self.causal,
+                                                   self.use_types)
         labels = list(model.config.id2label.values())
         (vc, cc), (vr, cr) = readout(lc, {"kind": "ordinal"}, labels), readout(lr, {"kind": "ordinal"}, labels)
         uncertainty = float(np.mean([c["uncertainty"] for c in cc + cr]))
@@ -137,9 +127,7 @@ class OrdinalRecipe:
             record = {
                 "recipe": "ordinal", "config": cfg.model_dump(), "eval": metrics, **stats,
                 "reward_stats_on": metrics["on"], **data_report(self.split, self.enc),
-                "steps": result.steps, "steps_this_run": result.steps_this_run, "train_seconds": result.seconds,
-                "pairs_per_second": result.items_per_second, "processes": runtime.world,
-                "history": result.history,
+                **result.record(runtime.world),
             }
             save_reward_model(self.trainee.raw_model, self.tokenizer, cfg.out, stats, record)
         runtime.barrier()

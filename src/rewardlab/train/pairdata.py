@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardlab.data import FieldKeys
-from rewardlab.train.collate import EncodedPairs, check_budget, encode_pairs
+from rewardlab.train.collate import EncodedPairs, all_pair_logits, check_budget, encode_pairs
 from rewardlab.train.config import TrainConfig
 from rewardlab.train.records import BadRows, load_pairs_checked, split_by_prompt
 from rewardlab.types import PairRecord
@@ -38,6 +38,16 @@ class EncodedSplit:
 
     def kept_train(self, split: PairSplit) -> list[PairRecord]:
         return [split.train[i] for i in self.train.kept]
+
+    def evaluation_logits(self, model: Any, pad_id: int, cfg: Any, causal: bool,
+                          use_types: bool) -> tuple[Any, Any, str]:
+        """Both sides' logits on the held-out pairs (on the training pairs when none are held out), in eval
+        mode, and which set that was ("eval" or "train")."""
+        enc, where = (self.held, "eval") if len(self.held) else (self.train, "train")
+        model.eval()
+        lc, lr = all_pair_logits(model, enc, pad_id, cfg.batch_tokens, cfg.share_prompt, causal, use_types)
+        model.train()
+        return lc, lr, where
 
 
 def load_pair_split(cfg: TrainConfig, margin_key: str = "margin",

@@ -168,9 +168,9 @@ class PRMRecipe:
         from rewardlab.data import FieldKeys, load_steps
         from rewardlab.engine.encoding import model_max_length
         from rewardlab.train.collate import check_budget
-        from rewardlab.train.loop import Trainee, plan_total_steps, start_state
+        from rewardlab.train.loop import plan_total_steps, start_trainee
         from rewardlab.train.records import split_by_prompt
-        from rewardlab.train.runtime import make_optimizer, prepare_output, start_runtime
+        from rewardlab.train.runtime import prepare_output, start_runtime
 
         cfg = self.cfg
         self.runtime = start_runtime(cfg)
@@ -193,9 +193,7 @@ class PRMRecipe:
         self.lengths = [len(r) for r in self.data.ids]
         check_budget(self.lengths, 1, cfg.batch_tokens, self.data.sources)
         self.total_steps = plan_total_steps(cfg, len(self.data.ids))
-        optimizer, scheduler = make_optimizer(model, cfg, self.total_steps)
-        self.trainee = Trainee(self.runtime.accelerator.prepare(model), optimizer, scheduler, self.runtime)
-        self.state = start_state(cfg, self.trainee)
+        self.trainee, self.state = start_trainee(cfg, self.runtime, model, self.total_steps)
 
     def loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         """Per-solution losses (n,) for training items ``batch``, and how many steps were classified right."""
@@ -235,10 +233,7 @@ class PRMRecipe:
                       "step_sep": self.layout.step_sep}
             record = {"recipe": "prm", "config": cfg.model_dump(), "layout": layout,
                       "train_solutions": len(self.data.ids), "skipped": self.data.skipped,
-                      "truncated": self.data.truncated, "steps": self.result.steps,
-                      "steps_this_run": self.result.steps_this_run, "train_seconds": self.result.seconds,
-                      "solutions_per_second": self.result.items_per_second, "processes": runtime.world,
-                      "history": self.result.history}
+                      "truncated": self.data.truncated, **self.result.record(runtime.world)}
             model = runtime.accelerator.unwrap_model(self.trainee.model)
             save_reward_model(model, self.tokenizer, cfg.out, {CONFIG_KEY: layout}, record)
             if self.held:  # scored through `process:OUT`, exactly as users will score it

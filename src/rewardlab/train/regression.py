@@ -30,13 +30,12 @@ from rewardlab.train.collate import (
     sequence_logits,
 )
 from rewardlab.train.config import RegressionConfig
-from rewardlab.train.loop import Trainee, plan_total_steps, run_training, start_state
+from rewardlab.train.loop import plan_total_steps, run_training, start_trainee
 from rewardlab.train.losses import regression_loss
 from rewardlab.train.records import load_samples_checked, split_by_prompt
 from rewardlab.train.runtime import (
     load_model,
     load_tokenizer_and_config,
-    make_optimizer,
     prepare_output,
     save_reward_model,
     start_runtime,
@@ -80,12 +79,7 @@ class RegressionRecipe:
         model = load_model(cfg, self.tokenizer, len(cfg.attributes), cfg.attributes, {"kind": "attributes"})
         self.use_types = accepts_token_types(model)
         self.total_steps = plan_total_steps(cfg, len(self.targets))
-        model = self.runtime.accelerator.prepare(model)  # DDP (or FSDP) wrap first, then the optimiser
-        optimizer, scheduler = make_optimizer(model, cfg, self.total_steps)
-        self.trainee = Trainee(model, optimizer, scheduler, self.runtime)
-        self.state = start_state(cfg, self.trainee)
-        if cfg.report_to != "none":
-            self.runtime.accelerator.init_trackers("rewardlab", config=cfg.model_dump())
+        self.trainee, self.state = start_trainee(cfg, self.runtime, model, self.total_steps)
 
     def read_targets(self, row: Any, record: Any) -> list[float]:
         """One value per attribute (NaN = not rated); a missing field or a non-number is a `DataError`."""
@@ -144,9 +138,7 @@ class RegressionRecipe:
                 "eval_samples": len(self.held_set.kept) if self.held_set else 0,
                 "bad_records": self.bad.counts(), "bad_eval_records": self.bad_eval.counts() if self.bad_eval else {},
                 "dropped_too_long": len(self.train_set.dropped), "truncated": self.train_set.truncated,
-                "steps": result.steps, "steps_this_run": result.steps_this_run, "train_seconds": result.seconds,
-                "samples_per_second": result.items_per_second, "processes": runtime.world,
-                "history": result.history,
+                **result.record(runtime.world),
             }
             save_reward_model(self.trainee.raw_model, self.tokenizer, cfg.out, stats, record)
         runtime.barrier()
