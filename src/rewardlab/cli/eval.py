@@ -28,19 +28,27 @@ def eval_command(
     ece_bins: int = typer.Option(10, help="Equal-width bins for ECE and the reliability diagram."),
     report: bool = typer.Option(True, help="Write report.html."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from the finished chunks in OUT/.chunks/."),
 ) -> None:
     """Evaluate a reward on benchmarks: exact metrics with CIs, calibration and bias diagnostics, a report.
 
     Items a reward fails on (error or NaN score) are counted as failures and excluded, never scored as
-    ties. Re-running with the same inputs gives the same numbers (seeded bootstrap).
+    ties. Re-running with the same inputs gives the same numbers (seeded bootstrap). Under ``torchrun
+    --nproc-per-node N`` the processes share the scoring and process 0 writes what one process writes;
+    finished chunks are kept in OUT/.chunks/ until the results are written, so a killed run continues
+    with ``--resume``.
     """
     from rewardlab.evaluate.analysis import Settings
     from rewardlab.evaluate.runner import EvalConfig, run
+    from rewardlab.scoring import scoring_job, spec_device
 
     config = EvalConfig(reward=reward, benches=bench, out=out, data_root=data_root, limit=limit,
                         settings=Settings(seed=seed, resamples=bootstrap, bins=ece_bins), report=report,
                         progress=None if progress else False)
-    results = run(config)
+    with scoring_job(out / ".chunks", resume, identity=reward, device=spec_device(reward)) as job:
+        results = run(config)
+    if not job.is_main:
+        return
     print_summary(results)
     console.print(f"wrote {out / 'results.json'}" + (f", {out / 'report.html'}" if report else ""))
 

@@ -32,20 +32,33 @@ def score(
     truncation: str = typer.Option("truncate-left", help="truncate-left | truncate-right | drop | error."),
     batch_tokens: int | None = typer.Option(None, help="Padded tokens per batch (default 2048 on CPU)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from the finished chunks in OUT.chunks/."),
+    chunk_size: int = typer.Option(256, min=1, help="Samples per chunk: the unit processes share and checkpoints "
+                                                   "hold."),
 ) -> None:
     """Score every record of a file with one reward and write the scores as JSONL.
 
     Pairwise files get both sides scored and a pairwise accuracy; sample files get one score per row.
+    Under ``torchrun --nproc-per-node N`` (or ``accelerate launch``) the processes share the chunks and
+    process 0 writes the same file one process writes. Finished chunks are kept in OUT.chunks/ until the
+    output is written, so a killed run continues with ``--resume``.
     """
     from rewardlab.rewards.base import load_reward
+    from rewardlab.scoring import scoring_job, spec_device
 
     records, detected = _load(data, kind, prompt_key, chosen_key, rejected_key, response_key, limit)
     spec = _with_engine_options(reward, max_length, truncation, batch_tokens)
-    scorer = load_reward(spec)
-    rows, summary = (_score_pairs if detected == "pairs" else _score_samples)(scorer, records, progress)
-    from rewardlab.io import write_jsonl
+    checkpoint = out.with_name(out.name + ".chunks")
+    with scoring_job(checkpoint, resume, identity=spec, device=spec_device(spec)) as job:
+        scorer = load_reward(spec)
+        score = _score_pairs if detected == "pairs" else _score_samples
+        rows, summary = score(scorer, records, progress, chunk_size, job)
+        if job.is_main:
+            from rewardlab.io import write_jsonl
 
-    write_jsonl(out, rows)
+            write_jsonl(out, rows)
+    if not job.is_main:
+        return
     summary["output"] = str(out)
     for key in ("truncated", "dropped"):
         if hasattr(scorer, key):
@@ -78,11 +91,11 @@ def _with_engine_options(spec: str, max_length, truncation, batch_tokens) -> str
     return ",".join([spec, *extra])
 
 
-def _score_pairs(scorer, pairs, show) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _score_pairs(scorer, pairs, show, chunk, job) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from rewardlab.evaluate.metrics import pairwise_accuracy
     from rewardlab.scoring import score_pairs
 
-    chosen, rejected, report = score_pairs(scorer, pairs, show_progress=show)
+    chosen, rejected, report = score_pairs(scorer, pairs, show_progress=show, chunk=chunk, job=job)
     rows = [{"id": pair.id, "subset": pair.subset, "source": pair.source,
              "chosen_score": _num(c.value), "rejected_score": _num(r.value), "error": c.error or r.error}
             for pair, c, r in zip(pairs, chosen, rejected)]
@@ -98,10 +111,10 @@ def _values(scores) -> list[float]:
     return [s.value if s.ok else math.nan for s in scores]
 
 
-def _score_samples(scorer, samples, show) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _score_samples(scorer, samples, show, chunk, job) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from rewardlab.scoring import score_samples
 
-    scores, report = score_samples(scorer, samples, show_progress=show)
+    scores, report = score_samples(scorer, samples, show_progress=show, chunk=chunk, job=job)
     rows = [{"id": s.metadata.get("id"), "source": s.metadata.get("source"), "score": _num(sc.value),
              "components": sc.components or None, "steps": sc.steps, "rationale": sc.rationale,
              "error": sc.error} for s, sc in zip(samples, scores)]
@@ -109,8 +122,13 @@ def _score_samples(scorer, samples, show) -> tuple[list[dict[str, Any]], dict[st
 
 
 def _report_fields(report) -> dict[str, Any]:
-    return {"sequences": report.requested, "failed_sequences": report.failed,
-            "seconds": round(report.seconds, 2), "tokens_per_s": round(report.tokens_per_second, 1)}
+    fields = {"sequences": report.requested, "failed_sequences": report.failed,
+              "seconds": round(report.seconds, 2), "tokens_per_s": round(report.tokens_per_second, 1)}
+    if report.processes > 1:
+        fields["processes"] = report.processes
+    if report.resumed:
+        fields["resumed_sequences"] = report.resumed
+    return fields
 
 
 def _num(value: float) -> float | None:

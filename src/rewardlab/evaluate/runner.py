@@ -76,7 +76,10 @@ def run(config: EvalConfig, reward: Any = None) -> dict[str, Any]:
     results = aggregate(config, reward, blocks)
     results["timings_s"] = timings
     results["wall_time_s"] = time.perf_counter() - start  # up to the write stage
-    write(config, results, rows)
+    from rewardlab.scoring import is_main_process
+
+    if is_main_process():  # under torchrun every process holds the merged scores; one writes them
+        write(config, results, rows)
     return results
 
 

@@ -14,12 +14,12 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rewardlab.distributed import Runtime
 from rewardlab.engine.loading import load_tokenizer, pick_device, quiet_transformers, resolve_model_path
 from rewardlab.io import write_json
 from rewardlab.train.checkpoint import latest_checkpoint
@@ -27,29 +27,6 @@ from rewardlab.train.config import ConfigError, TrainConfig
 
 TRAIN_RECORD = "rewardlab_train.json"
 LOG_FILE = "train_log.jsonl"
-
-
-@dataclass
-class Runtime:
-    """The process group as seen from one process."""
-
-    accelerator: Any
-    device: torch.device
-
-    @property
-    def rank(self) -> int:
-        return self.accelerator.process_index
-
-    @property
-    def world(self) -> int:
-        return self.accelerator.num_processes
-
-    @property
-    def is_main(self) -> bool:
-        return self.accelerator.is_main_process
-
-    def barrier(self) -> None:
-        self.accelerator.wait_for_everyone()
 
 
 def start_runtime(cfg: TrainConfig) -> Runtime:
