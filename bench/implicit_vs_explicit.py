@@ -125,15 +125,15 @@ def accuracy(reward: Any, pairs: list[PairRecord]) -> dict[str, float]:
 
 def train_implicit(args, policy: Path, pairs: list[PairRecord], out: Path) -> str:
     from rewardlab.rewards.implicit import DPO_RECORD
-    from rewardlab.train.dpo import DPOConfig, train_dpo
+    from rewardlab.train import dpo
 
     if args.reuse and (out / "dpo" / DPO_RECORD).is_file():
         return f"implicit:policy={out / 'dpo'},cache={out / 'ref_logprobs.sqlite'}"
-
-    config = DPOConfig(policy=str(policy), output_dir=str(out / "dpo"), beta=args.beta,
-                       learning_rate=args.dpo_lr, epochs=args.epochs, batch_size=args.batch_size,
-                       seed=args.seed, overwrite=True)
-    train_dpo(pairs, config)
+    data = out / "dpo_pairs.jsonl"
+    write_jsonl(data, ({"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in pairs))
+    dpo.main(dpo.DPOConfig(data=str(data), model=str(policy), out=str(out / "dpo"), beta=args.beta,
+                           learning_rate=args.dpo_lr, epochs=args.epochs, batch_size=args.batch_size,
+                           seed=args.seed, overwrite=True, progress=False))
     return f"implicit:policy={out / 'dpo'},cache={out / 'ref_logprobs.sqlite'}"
 
 

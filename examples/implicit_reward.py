@@ -13,16 +13,20 @@ import tempfile
 from pathlib import Path
 
 from rewardlab import load_reward
+from rewardlab.io import write_jsonl
 from rewardlab.testing import tiny_llama
-from rewardlab.train.dpo import DPOConfig, train_dpo
-from rewardlab.types import PairRecord, Sample
+from rewardlab.train import dpo
+from rewardlab.types import Sample
 
 
 def main(work: Path) -> dict[str, list[float]]:
     start = tiny_llama(work / "sft")  # stands in for an SFT policy
-    pairs = [PairRecord(f"what is {a} + 1 ?", f" the answer is {a + 1} .", f" the answer is {a + 2} .")
-             for a in range(8)]
-    train_dpo(pairs, DPOConfig(policy=str(start), output_dir=str(work / "dpo"), epochs=1, batch_size=8))
+    pairs = [{"prompt": f"what is {a} + 1 ?", "chosen": f" the answer is {a + 1} .",
+              "rejected": f" the answer is {a + 2} ."} for a in range(8)]
+    write_jsonl(work / "pairs.jsonl", pairs)
+    # the same as: rewardlab train dpo --data pairs.jsonl --model sft --out dpo --learning-rate 1e-3
+    dpo.main(dpo.DPOConfig(data=str(work / "pairs.jsonl"), model=str(start), out=str(work / "dpo"),
+                           learning_rate=1e-3, epochs=1, batch_size=8, progress=False))
 
     # The DPO record beside the weights names the reference and beta: no need to repeat them.
     outcome = load_reward(f"implicit:policy={work / 'dpo'},cache={work / 'ref_logprobs.sqlite'}")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from rewardlab.cli import app
 
 
 def main(path: str) -> None:
-    for argv in json.loads(open(path, encoding="utf-8").read()):
+    for argv in json.loads(Path(path).read_text(encoding="utf-8")):
         try:
             app(argv, standalone_mode=False)
         except SystemExit as exc:  # typer exits 0 after a command; anything else is a failure

@@ -12,8 +12,11 @@ import torch
 
 from rewardlab import load_reward
 from rewardlab.rewards.implicit import DPO_RECORD
-from rewardlab.train.dpo import DPOConfig, dpo_loss, train_dpo
+from rewardlab.train import dpo
+from rewardlab.train.config import ConfigError, build_config
+from rewardlab.train.dpo import DPOConfig, dpo_loss
 from rewardlab.types import PairRecord
+from train_data import write_jsonl
 
 
 def test_dpo_loss_by_hand():
@@ -30,6 +33,10 @@ def test_dpo_loss_by_hand():
     zero, _, _ = dpo_loss(torch.tensor([-3.0]), torch.tensor([-7.0]), torch.tensor([-3.0]),
                           torch.tensor([-7.0]), beta=0.1)
     assert zero.item() == pytest.approx(math.log(2))
+
+
+def pairs_file(path, pairs: list[PairRecord]):
+    return write_jsonl(path, [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in pairs])
 
 
 def arithmetic_pairs(n: int, seed: int) -> list[PairRecord]:
@@ -54,23 +61,43 @@ def test_dpo_run_learns_its_pairs_and_records_its_reference(tmp_path):
     pairs = arithmetic_pairs(16, seed=0)
     untrained = load_reward(f"implicit:policy={start},ref={start},cache=none")
     assert all(s.value == 0.0 for s in untrained.score(pairs[0].samples()))  # pi == ref: reward exactly 0
-    config = DPOConfig(policy=str(start), output_dir=str(tmp_path / "dpo"), epochs=2, batch_size=16,
-                       learning_rate=1e-2, beta=0.1)
-    result = train_dpo(pairs, config)
-    assert result.pairs_used == 16 and len(result.history) == 2
-    assert result.history[-1]["loss"] < result.history[0]["loss"]
-    record = json.loads((tmp_path / "dpo" / DPO_RECORD).read_text())
-    assert record["reference"] == str(start.resolve()) and record["beta"] == 0.1
+    config = DPOConfig(data=str(pairs_file(tmp_path / "pairs.jsonl", pairs)), model=str(start),
+                       out=str(tmp_path / "dpo"), epochs=4, batch_size=8, learning_rate=1e-2, beta=0.1,
+                       log_every=2, progress=False)
+    record = dpo.main(config)
+    assert record["train_pairs"] == 16 and record["steps"] == 8 and len(record["history"]) == 4
+    assert record["history"][-1]["loss"] < record["history"][0]["loss"]
+    assert record["history"][0]["loss"] == pytest.approx(math.log(2), abs=0.05)  # pi starts as ref: z ~ 0
+    saved = json.loads((tmp_path / "dpo" / DPO_RECORD).read_text())
+    assert saved["reference"] == str(start.resolve()) and saved["beta"] == 0.1 and saved["recipe"] == "dpo"
     reward = load_reward(f"implicit:policy={tmp_path / 'dpo'},cache=none")  # reference read from the record
     assert reward.options.ref == str(start.resolve())
     assert pairwise_accuracy(reward, pairs) >= 0.75
     with pytest.raises(FileExistsError):
-        train_dpo(pairs, config)
+        dpo.main(config)
 
 
-def test_unknown_backend_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="backend"):
-        train_dpo([], DPOConfig(policy="x", output_dir=str(tmp_path / "o"), backend="jax"))
+def test_held_out_pairs_are_scored_through_the_implicit_reward(tmp_path):
+    from rewardlab.testing import tiny_llama
+
+    start = tiny_llama(tmp_path / "start")
+    data = pairs_file(tmp_path / "train.jsonl", arithmetic_pairs(12, seed=3))
+    held = pairs_file(tmp_path / "held.jsonl", arithmetic_pairs(6, seed=4))
+    record = dpo.main(DPOConfig(data=str(data), eval=str(held), model=str(start), out=str(tmp_path / "dpo"),
+                                max_steps=3, batch_size=4, learning_rate=1e-2, progress=False))
+    assert record["eval"]["pairs"] == 6 and record["eval"]["failed"] == 0 and record["eval"]["on"] == "eval"
+    reward = load_reward(f"implicit:policy={tmp_path / 'dpo'},cache=none")
+    expected = pairwise_accuracy(reward, arithmetic_pairs(6, seed=4))
+    assert record["eval"]["accuracy"] == pytest.approx(expected)
+
+
+def test_config_rejects_what_does_not_apply(tmp_path):
+    with pytest.raises(ConfigError, match="backend"):
+        build_config(DPOConfig, None, {"data": "d", "model": "m", "out": str(tmp_path), "backend": "jax"})
+    with pytest.raises(ConfigError, match="inputs"):
+        build_config(DPOConfig, None, {"data": "d", "model": "m", "out": str(tmp_path), "inputs": "concat"})
+    with pytest.raises(ConfigError, match="did you mean 'beta'"):
+        build_config(DPOConfig, None, {"data": "d", "model": "m", "out": str(tmp_path), "betta": 0.2})
 
 
 @pytest.mark.slow
@@ -79,10 +106,11 @@ def test_trl_backend_trains_and_records(tmp_path):
     from rewardlab.testing import tiny_llama
 
     start = tiny_llama(tmp_path / "start")
-    config = DPOConfig(policy=str(start), output_dir=str(tmp_path / "dpo"), epochs=1, batch_size=4,
-                       backend="trl", device="cpu")
-    result = train_dpo(arithmetic_pairs(8, seed=0), config)
-    record = json.loads((tmp_path / "dpo" / DPO_RECORD).read_text())
-    assert record["backend"] == "trl" and result.history
+    config = DPOConfig(data=str(pairs_file(tmp_path / "pairs.jsonl", arithmetic_pairs(8, seed=0))),
+                       model=str(start), out=str(tmp_path / "dpo"), epochs=1, batch_size=4, backend="trl",
+                       device="cpu", progress=False)
+    record = dpo.main(config)
+    saved = json.loads((tmp_path / "dpo" / DPO_RECORD).read_text())
+    assert saved["backend"] == "trl" and record["history"]
     scores = load_reward(f"implicit:policy={tmp_path / 'dpo'},cache=none").score(arithmetic_pairs(2, 1)[0].samples())
     assert all(s.ok for s in scores)

@@ -27,6 +27,7 @@ RECIPES: dict[str, str] = {
     "regression": "rewardlab.train.regression",
     "ordinal": "rewardlab.train.ordinal",
     "prm": "rewardlab.train.prm",
+    "dpo": "rewardlab.train.dpo",
 }
 
 
@@ -43,7 +44,7 @@ class RecipeGroup(TyperGroup):
 
 
 train_app = typer.Typer(cls=RecipeGroup, no_args_is_help=True, add_completion=False,
-                        help="Train a reward model: bt (Bradley-Terry), regression, ordinal.")
+                        help="Train a reward model (bt, regression, ordinal, prm) or a DPO policy (dpo).")
 app.add_typer(train_app, name="train")
 
 

@@ -86,10 +86,14 @@ RUN_KEYS = ("data", "eval", "eval_fraction", "model", "seed", "batch_size", "epo
             "truncation", "inputs", "lora", "learning_rate", "scheduler", "warmup_ratio")
 
 
+RECIPE_RUN_KEYS = ("heads", "levels", "attributes", "reference", "beta", "label_smoothing", "labels",
+                   "last_step_only", "kind")
+
+
 def run_identity(cfg: TrainConfig) -> dict[str, Any]:
     """The settings a checkpoint is only valid for (data order, step count, model shape, schedule)."""
     dump = cfg.model_dump()
-    return {k: dump[k] for k in (*RUN_KEYS, "heads", "levels", "attributes") if k in dump}
+    return {k: dump[k] for k in (*RUN_KEYS, *RECIPE_RUN_KEYS) if k in dump}
 
 
 def run_training(cfg: TrainConfig, trainee: Trainee, state: dict[str, Any], n_items: int, total_steps: int,

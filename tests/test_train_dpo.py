@@ -1,0 +1,115 @@
+"""``rewardlab train dpo`` on the shared training machinery: a SIGKILLed run resumes to the weights of an
+uninterrupted one, and 2 processes (gloo) follow the single-process loss curve."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from rewardlab.train import dpo
+from rewardlab.train.checkpoint import latest_checkpoint
+from rewardlab.train.config import build_config
+from rewardlab.train.dpo import DPOConfig
+from train_data import cli_flags, write_jsonl
+
+
+def _pairs(n: int, seed: int) -> list[dict]:
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        wrong = a + b + rng.choice([-2, -1, 1, 2])
+        rows.append({"prompt": f"what is {a} + {b} ?", "chosen": f" the answer is {a + b} .",
+                     "rejected": f" the answer is {wrong} .", "id": f"p{i}"})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    from rewardlab.testing import tiny_llama
+
+    return tiny_llama(tmp_path_factory.mktemp("policy") / "sft")
+
+
+def _settings(data, model, out, **extra):
+    return {"data": str(data), "model": str(model), "out": str(out), "batch_size": 4, "learning_rate": 5e-3,
+            "max_steps": 40, "save_steps": 5, "log_every": 1, "progress": False, **extra}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, policy):
+    from safetensors.torch import load_file
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", _pairs(48, seed=1))
+    reference = dpo.main(build_config(DPOConfig, None, _settings(data, policy, tmp_path / "ref")))
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "rewardlab.cli", "train", "dpo", *cli_flags(_settings(data, policy, killed))]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        last = latest_checkpoint(killed)
+        if last is not None and int(last.name.split("-")[1]) >= 10:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (killed / "rewardlab_train.json").exists()  # it really died mid-run
+    step = int(latest_checkpoint(killed).name.split("-")[1])
+    assert 10 <= step < 40
+
+    resumed = dpo.main(build_config(DPOConfig, None, _settings(data, policy, killed, resume=True)))
+    assert resumed["steps"] == 40 and resumed["steps_this_run"] == 40 - step
+    ref_w, res_w = load_file(tmp_path / "ref" / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert ref_w.keys() == res_w.keys()
+    for name, tensor in ref_w.items():
+        assert torch.allclose(res_w[name], tensor, atol=1e-6), name
+    assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in reference["history"]],
+                                                                    abs=1e-6)
+    assert reference["history"][-1]["loss"] < reference["history"][0]["loss"]
+    assert json.loads((killed / "rewardlab_dpo.json").read_text())["reference"] == str(policy.resolve())
+    with pytest.raises(ValueError, match=r"beta: 0.1 -> 0.5"):  # a checkpoint is only valid for its settings
+        dpo.main(build_config(DPOConfig, None, _settings(data, policy, killed, resume=True, beta=0.5,
+                                                         max_steps=45)))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_match_the_single_process_loss_curve(tmp_path, policy):
+    pytest.importorskip("accelerate")
+    data = write_jsonl(tmp_path / "pairs.jsonl", _pairs(14, seed=2))  # 2 steps an epoch, 4 epochs
+    # 7 pairs per step: one process gets 4, the other 3; the loss is still the mean over all 7
+    settings = {"data": str(data), "model": str(policy), "batch_size": 7, "learning_rate": 5e-3,
+                "max_steps": 8, "log_every": 1, "progress": False}
+    single = dpo.main(DPOConfig(out=str(tmp_path / "one"), **settings))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(_free_port()), "-m", "rewardlab.cli", "train", "dpo", *cli_flags(settings),
+               "--out", str(tmp_path / "two")]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    record = json.loads((tmp_path / "two" / "rewardlab_train.json").read_text())
+    assert record["processes"] == 2 and single["processes"] == 1
+    two_losses = [h["loss"] for h in record["history"]]
+    one_losses = [h["loss"] for h in single["history"]]
+    assert len(two_losses) == len(one_losses) == 8
+    assert two_losses == pytest.approx(one_losses, abs=1e-4)
+    assert one_losses[-1] < one_losses[0]
