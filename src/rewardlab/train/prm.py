@@ -1,13 +1,17 @@
-"""Process reward model training (token classification on step labels): setup, train, save.
+"""Process reward model training on step labels, as any of the three kinds ``process:`` scores: setup,
+train, save.
 
-``rewardlab train prm``. The loop, checkpoints (resume), accelerate processes, progress and
-the saved-model layout are the shared training components (`rewardlab.train.loop`, `.runtime`,
-`.checkpoint`). The step layout is the one the ``process:`` family scores with
-(`rewardlab.rewards.process.StepLayout`) and is recorded in the saved config, so ``process:OUT`` scores
-the trained model with no further options.
+``rewardlab train prm [--kind token|plusminus|scalar]``. The loop, checkpoints (resume), accelerate
+processes, progress and the saved-model layout are the shared training components
+(`rewardlab.train.loop`, `.runtime`, `.checkpoint`). The step layout is the one the ``process:`` family
+scores with (`rewardlab.rewards.process.StepLayout`) and is recorded in the saved config with the kind,
+so ``process:OUT`` scores the trained model with no further options. The kinds (`prm_heads`): ``token``
+(a 2-label token classifier, TRL's layout, any backbone), ``plusminus`` (a causal LM's next-token
+P("+") vs P("-") at each tag, Math-Shepherd; ``--template chat`` gives the RLHFlow layout) and ``scalar``
+(a causal sequence classifier's value at each tag; scored raw, as log-odds).
 
-Loss: binary cross-entropy at every labelled step tag on z = logit_correct - logit_wrong (two labels, so
-the model is also a TRL-style 2-label PRM). With hard labels this is exactly TRL's cross-entropy; with
+Loss: binary cross-entropy at every labelled step tag on the kind's step logit z (for ``token``,
+z = logit_correct - logit_wrong). With hard labels this is exactly TRL's cross-entropy; with
 soft Monte-Carlo labels q in [0, 1] it is the BCE that TRL's ``int(label)`` cast makes impossible
 (RESEARCH 1.5 and 6). Each solution's loss is the mean over its labelled steps, so every solution
 weighs the same. ``--last-step-only`` keeps only the last step's label (TRL
@@ -41,6 +45,13 @@ class PRMConfig(TrainConfig):
     last_step_only: bool = Field(False, description="Train only on each solution's last step (outcome supervision).")
     step_tag: str | None = Field(None, description=(
         "Tag after each step whose position the head reads (default '\\n', or the sep token for wordpiece)."))
+    kind: Literal["token", "plusminus", "scalar"] = Field("token", description=(
+        "PRM kind: token (token-classification head), plusminus (causal LM, next token + vs -), scalar "
+        "(causal sequence classifier's value at each tag)."))
+    template: Literal["plain", "chat"] = Field("plain", description=(
+        "plain: prompt then steps separated by the tag; chat: steps as user turns answered by --plus (RLHFlow)."))
+    plus: str = Field("+", description="kind=plusminus (and template=chat): the token meaning 'this step is right'.")
+    minus: str = Field("-", description="kind=plusminus: the token meaning 'this step is wrong'.")
     prompt_sep: str = Field("\n", description="Text between the prompt and the first step.")
     step_sep: str = Field("", description="Text between a step tag and the next step.")
     learning_rate: float = Field(5e-5, description="Peak learning rate of AdamW; must be > 0.")
@@ -79,7 +90,11 @@ def prm_bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     z = logit_correct - logit_wrong is the log-odds of "correct" under the 2-way softmax, so this equals
     cross-entropy for 0/1 targets and takes soft (Monte-Carlo) targets unchanged.
     """
-    z = logits[:, 1] - logits[:, 0]
+    return step_bce_loss(logits[:, 1] - logits[:, 0], targets)
+
+
+def step_bce_loss(z: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """BCE on step logits z (n,) (log-odds of "correct") against targets (n,) in [0, 1]; returns (n,)."""
     return torch.nn.functional.binary_cross_entropy_with_logits(z.float(), targets.float(), reduction="none")
 
 
@@ -125,39 +140,6 @@ def encode_records(records: list[StepRecord], tokenizer: Any, layout: StepLayout
     return out
 
 
-def load_token_model(cfg: PRMConfig) -> tuple[Any, Any]:
-    """Backbone + fresh 2-label token head (seeded), dropout off if asked, LoRA (TOKEN_CLS) if asked."""
-    from transformers import AutoModelForTokenClassification
-    from transformers.utils import logging as hf_logging
-
-    from rewardlab.engine.loading import load_tokenizer, resolve_model_path
-
-    path = resolve_model_path(cfg.model)
-    tokenizer = load_tokenizer(path)
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the new head is expected
-    try:
-        torch.manual_seed(cfg.seed)
-        model = AutoModelForTokenClassification.from_pretrained(
-            path, num_labels=2, dtype=torch.float32, ignore_mismatched_sizes=True,
-            id2label={0: "wrong", 1: "correct"}, label2id={"wrong": 0, "correct": 1})
-    finally:
-        hf_logging.set_verbosity(level)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    if cfg.disable_dropout:
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
-    if cfg.lora:
-        from peft import LoraConfig, TaskType, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(
-            task_type=TaskType.TOKEN_CLS, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-            target_modules=cfg.lora_target_modules))
-    return model, tokenizer
-
-
 class PRMRecipe:
     """setup -> train -> save. Components (loss, layout, loop, checkpoints) are functions it calls."""
 
@@ -167,8 +149,10 @@ class PRMRecipe:
     def setup(self) -> None:
         from rewardlab.data import FieldKeys, load_steps
         from rewardlab.engine.encoding import model_max_length
+        from rewardlab.engine.loading import load_tokenizer, resolve_model_path
         from rewardlab.train.collate import check_budget
         from rewardlab.train.loop import plan_total_steps, start_trainee
+        from rewardlab.train.prm_heads import StepReadout, load_step_model, single_token
         from rewardlab.train.records import split_by_prompt
         from rewardlab.train.runtime import prepare_output, start_runtime
 
@@ -183,9 +167,14 @@ class PRMRecipe:
             records, held = [records[i] for i in train_idx], [records[i] for i in held_idx]
         self.held = held
         self.out = prepare_output(cfg, self.runtime)
-        model, self.tokenizer = load_token_model(cfg)
-        self.layout = StepLayout(step_tag=cfg.step_tag, prompt_sep=cfg.prompt_sep,
-                                 step_sep=cfg.step_sep).resolved(self.tokenizer)
+        path = resolve_model_path(cfg.model)
+        self.tokenizer = load_tokenizer(path)
+        model = load_step_model(cfg, path, self.tokenizer)
+        self.layout = StepLayout(step_tag=cfg.step_tag, prompt_sep=cfg.prompt_sep, step_sep=cfg.step_sep,
+                                 template=cfg.template, plus=cfg.plus, minus=cfg.minus).resolved(self.tokenizer)
+        ids = [single_token(self.tokenizer, cfg.plus, "plus"), single_token(self.tokenizer, cfg.minus, "minus")] if (
+            cfg.kind == "plusminus") else [None, None]
+        readout = StepReadout(model, cfg.kind, *ids)
         self.max_length = cfg.max_length or model_max_length(self.tokenizer, model.config)
         self.data = encode_records(records, self.tokenizer, self.layout, cfg, self.max_length)
         if not self.data.ids:
@@ -193,7 +182,7 @@ class PRMRecipe:
         self.lengths = [len(r) for r in self.data.ids]
         check_budget(self.lengths, 1, cfg.batch_tokens, self.data.sources)
         self.total_steps = plan_total_steps(cfg, len(self.data.ids))
-        self.trainee, self.state = start_trainee(cfg, self.runtime, model, self.total_steps)
+        self.trainee, self.state = start_trainee(cfg, self.runtime, readout, self.total_steps)
 
     def loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         """Per-solution losses (n,) for training items ``batch``, and how many steps were classified right."""
@@ -201,15 +190,14 @@ class PRMRecipe:
 
         device = self.runtime.device
         ids, mask = pad_batch([self.data.ids[i] for i in batch], self.tokenizer.pad_token_id, device)
-        logits = self.trainee.model(input_ids=ids, attention_mask=mask).logits
         owner = torch.tensor([j for j, i in enumerate(batch) for _ in self.data.reads[i]], device=device)
         cols = torch.tensor([r for i in batch for r in self.data.reads[i]], device=device)
         targets = torch.tensor([q for i in batch for q in self.data.targets[i]], device=device)
-        picked = logits[owner, cols]
-        per_step = prm_bce_loss(picked, targets)
+        z = self.trainee.model(ids, mask, owner, cols)  # the kind's step logits, (steps,)
+        per_step = step_bce_loss(z, targets)
         per_item = torch.zeros(len(batch), device=device).index_add(0, owner, per_step)
         counts = torch.bincount(owner, minlength=len(batch)).clamp(min=1)
-        right = ((picked[:, 1] > picked[:, 0]) == (targets >= 0.5)).float()
+        right = ((z > 0) == (targets >= 0.5)).float()
         share_right = torch.zeros(len(batch), device=device).index_add(0, owner, right) / counts
         return per_item / counts, {"correct": float(share_right.sum())}  # "accuracy": share of steps right
 
@@ -229,12 +217,13 @@ class PRMRecipe:
         runtime.barrier()
         record: dict[str, Any] = {}
         if runtime.is_main:
-            layout = {"kind": "token", "step_tag": self.layout.step_tag, "prompt_sep": self.layout.prompt_sep,
-                      "step_sep": self.layout.step_sep}
+            layout = {"kind": cfg.kind, "step_tag": self.layout.step_tag, "prompt_sep": self.layout.prompt_sep,
+                      "step_sep": self.layout.step_sep, "template": self.layout.template, "plus": self.layout.plus,
+                      "minus": self.layout.minus}
             record = {"recipe": "prm", "config": cfg.model_dump(), "layout": layout,
                       "train_solutions": len(self.data.ids), "skipped": self.data.skipped,
                       "truncated": self.data.truncated, **self.result.record(runtime.world)}
-            model = runtime.accelerator.unwrap_model(self.trainee.model)
+            model = runtime.accelerator.unwrap_model(self.trainee.model).model
             save_reward_model(model, self.tokenizer, cfg.out, {CONFIG_KEY: layout}, record)
             if self.held:  # scored through `process:OUT`, exactly as users will score it
                 record["eval"] = evaluate_prm(cfg.out, self.held, self.max_length)
@@ -260,6 +249,8 @@ def evaluate_prm(model_dir: str, records: list[StepRecord], max_length: int | No
     reward = ProcessReward(model_dir, ProcessOptions(max_length=max_length))
     scores = reward.score([r.sample() for r in records])
     steps = [s.steps if s.ok else None for s in scores]
+    if reward.kind.value == "scalar":  # raw log-odds: the metrics below read probabilities
+        steps = [None if s is None else [1 / (1 + math.exp(-v)) for v in s] for s in steps]
     firsts = [first_error_of(r) for r in records]
     hits = [(p >= 0.5) == (q >= 0.5) for s, r in zip(steps, records) if s is not None
             for p, q in zip(s, r.step_labels()) if q is not None]
