@@ -108,7 +108,7 @@ def score_benchmark(reward: Any, bench: Benchmark, progress: bool | None) -> tup
         size = 2 if bench.kind == "pairwise" else len(record.responses)
         part = scores[start:start + size]
         values.append(np.array([sc.value if sc.ok else math.nan for sc in part], dtype=np.float64))
-        errors.append(next((sc.error or "NaN score" for sc in part if not sc.ok), None))
+        errors.append(next((sc.failure_reason for sc in part if not sc.ok), None))
         correct.append(_gold(bench.kind, record))
         lengths.append(np.asarray(all_lengths[start:start + size], dtype=np.float64))
         start += size
