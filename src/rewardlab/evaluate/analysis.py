@@ -127,7 +127,7 @@ def _pairwise(s: Scored, credit: np.ndarray, st: Settings) -> dict[str, Any]:
         accuracy = {k: v["strict"]["value"] for k, v in subsets.items()}
         sections = rb.section_scores(accuracy)
         score = rb.overall_score({k: v["score"] for k, v in sections.items()})
-        weights = rb.subset_weights(names)
+        weights = rb.subset_weights([k for k, v in accuracy.items() if not math.isnan(v)])
         index = _by_subset(s)
         _, low, high = m.stratified_bootstrap([credit[index[k]] for k in weights], list(weights.values()),
                                               st.resamples, st.seed)
