@@ -80,18 +80,21 @@ def run(config: EvalConfig, reward: Any = None) -> dict[str, Any]:
     return results
 
 
-def check_capabilities(reward: Any, benches: Sequence[Benchmark]) -> None:
+def check_capabilities(reward: Any, benches: Sequence[Benchmark], probes: int = 3) -> None:
     """Fail before any long scoring job when a benchmark needs what the reward cannot give: ProcessBench
-    needs step scores, so the reward scores one item first and must return ``Score.steps``."""
+    needs step scores, so the reward scores an item of every such benchmark first (the first that scores,
+    of up to ``probes``) and must return ``Score.steps``."""
     for bench in benches:
-        if bench.kind != "processbench" or not bench.records:
+        if bench.kind != "processbench":
             continue
-        probe = reward.score([bench.records[0].sample()])[0]
-        if probe.ok and probe.steps is None:
-            raise ValueError(f"benchmark {bench.name!r} needs step scores, but reward {getattr(reward, 'name', reward)}"
-                             " returns one score per response; use a process reward (process:PATH or "
-                             "process:implicit,policy=..,ref=..; docs/prm.md)")
-        return
+        for record in bench.records[:probes]:
+            probe = reward.score([record.sample()])[0]
+            if probe.ok and probe.steps is None:
+                raise ValueError(f"benchmark {bench.name!r} needs step scores, but reward "
+                                 f"{getattr(reward, 'name', reward)} returns one score per response; use a process "
+                                 "reward (process:PATH or process:implicit,policy=..,ref=..; docs/prm.md)")
+            if probe.ok:
+                break
 
 
 def score_benchmark(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[Scored, dict[str, Any]]:
