@@ -145,3 +145,22 @@ def test_every_processbench_benchmark_is_probed_before_scoring(tmp_path):
             reward=reward)
     assert reward.scored == 4  # 3 probes of a.jsonl (all failed), 1 of b.jsonl: nothing was fully scored
     assert not (tmp_path / "x").exists()
+
+
+def test_processbench_goes_through_the_score_and_metrics_stages(tmp_path, prm_spec):
+    from rewardlab import load_reward
+    from rewardlab.evaluate.analysis import Settings
+    from rewardlab.evaluate.benchmarks import load_benchmark
+    from rewardlab.evaluate.processbench import SubsetItems, run_benchmark
+    from rewardlab.evaluate.runner import metrics_stage, score_stage
+
+    bench = load_benchmark(str(_step_file(tmp_path / "s.jsonl", "What is", n=12)))
+    reward = load_reward(prm_spec)
+    items, info = score_stage(reward, bench, progress=False)
+    assert all(isinstance(i, SubsetItems) for i in items) and info["sequences"] == 12
+    block, rows = metrics_stage(bench, items, info, Settings())  # no reward: metrics come from scores alone
+    assert metrics_stage(bench, items, info, Settings()) == (block, rows)
+    direct_block, direct_rows = run_benchmark(reward, bench, progress=False)
+    assert {k: block[k] for k in direct_block if k != "scoring"} == {k: direct_block[k] for k in direct_block
+                                                                     if k != "scoring"}
+    assert rows == direct_rows and block["kind"] == "processbench" and "files" in block

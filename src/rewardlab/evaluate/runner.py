@@ -56,22 +56,12 @@ def run(config: EvalConfig, reward: Any = None) -> dict[str, Any]:
     t = time.perf_counter()
     blocks: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    scored = []
-    for bench in benches:
-        if bench.kind == "processbench":  # scored and measured in one step: tau is chosen on its dev split
-            from rewardlab.evaluate import processbench
-
-            block, bench_rows = processbench.run_benchmark(reward, bench, config.progress)
-            blocks[bench.name] = {**describe(bench), **block}
-            rows.extend(bench_rows)
-        else:
-            scored.append((bench, score_benchmark(reward, bench, config.progress)))
+    scored = [(bench, score_stage(reward, bench, config.progress)) for bench in benches]
     timings["score"] = time.perf_counter() - t
     t = time.perf_counter()
     for bench, (s, info) in scored:
-        blocks[bench.name] = {**describe(bench), "scoring": info, "metrics": analyse(s, config.settings)}
-        rows.extend(item_rows(bench, s))
-    blocks = {b.name: blocks[b.name] for b in benches}  # the order asked for
+        blocks[bench.name], bench_rows = metrics_stage(bench, s, info, config.settings)
+        rows.extend(bench_rows)
     timings["metrics"] = time.perf_counter() - t
     results = aggregate(config, reward, blocks)
     results["timings_s"] = timings
@@ -95,6 +85,26 @@ def check_capabilities(reward: Any, benches: Sequence[Benchmark], probes: int = 
                                  "reward (process:PATH or process:implicit,policy=..,ref=..; docs/prm.md)")
             if probe.ok:
                 break
+
+
+def score_stage(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[Any, dict[str, Any]]:
+    """The score stage of one benchmark: its scored items (kind-specific) and the scoring report."""
+    if bench.kind == "processbench":
+        from rewardlab.evaluate import processbench
+
+        return processbench.score_records(reward, bench.records, progress)
+    return score_benchmark(reward, bench, progress)
+
+
+def metrics_stage(bench: Benchmark, scored: Any, info: dict[str, Any], settings: Settings) -> tuple[
+        dict[str, Any], list[dict[str, Any]]]:
+    """The metrics stage of one benchmark: its results block and its ``items.jsonl`` rows."""
+    if bench.kind == "processbench":  # tau is chosen on its dev split here, from the scores alone
+        from rewardlab.evaluate import processbench
+
+        block, rows = processbench.benchmark_block(bench.name, scored, info)
+        return {**describe(bench), **block}, rows
+    return {**describe(bench), "scoring": info, "metrics": analyse(scored, settings)}, item_rows(bench, scored)
 
 
 def score_benchmark(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[Scored, dict[str, Any]]:
