@@ -97,7 +97,8 @@ def _score_pairs(scorer, pairs, show, chunk, job) -> tuple[list[dict[str, Any]],
 
     chosen, rejected, report = score_pairs(scorer, pairs, show_progress=show, chunk=chunk, job=job)
     rows = [{"id": pair.id, "subset": pair.subset, "source": pair.source,
-             "chosen_score": _num(c.value), "rejected_score": _num(r.value), "error": c.error or r.error}
+             "chosen_score": _num(c.value), "rejected_score": _num(r.value),
+             "error": c.failure_reason or r.failure_reason}
             for pair, c, r in zip(pairs, chosen, rejected)]
     strict = pairwise_accuracy(_values(chosen), _values(rejected))["strict"]  # a tie is wrong, as TRL counts
     summary = _report_fields(report)
@@ -117,7 +118,7 @@ def _score_samples(scorer, samples, show, chunk, job) -> tuple[list[dict[str, An
     scores, report = score_samples(scorer, samples, show_progress=show, chunk=chunk, job=job)
     rows = [{"id": s.metadata.get("id"), "source": s.metadata.get("source"), "score": _num(sc.value),
              "components": sc.components or None, "steps": sc.steps, "rationale": sc.rationale,
-             "error": sc.error} for s, sc in zip(samples, scores)]
+             "error": sc.failure_reason} for s, sc in zip(samples, scores)]
     return rows, _report_fields(report)
 
 
@@ -132,7 +133,7 @@ def _report_fields(report) -> dict[str, Any]:
 
 
 def _num(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None  # strict JSON has no NaN or inf
 
 
 def _print_summary(name: str, summary: dict[str, Any]) -> None:
