@@ -37,10 +37,14 @@ def serve(
     max_batch_tokens: int = typer.Option(_DEFAULTS.max_batch_tokens, help=FIELD_HELP["max_batch_tokens"]),
     request_timeout_s: float = typer.Option(_DEFAULTS.request_timeout_s, help=FIELD_HELP["request_timeout_s"]),
     drain_timeout_s: float = typer.Option(_DEFAULTS.drain_timeout_s, help=FIELD_HELP["drain_timeout_s"]),
+    query_template: str | None = typer.Option(None, help="Tokenizer folder (or hub id) whose chat template "
+                                               "templated façade inputs use, e.g. the RL policy's; OpenRLHF "
+                                               "queries not in it are refused. Default: the reward's own."),
     log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug."),
     access_log: bool = typer.Option(False, help="Log every request (one line each)."),
 ) -> None:
-    """Serve a reward over HTTP: POST /v1/score, POST /get_reward (OpenRLHF), GET /health, /v1/info, /metrics.
+    """Serve a reward over HTTP: POST /v1/score, GET /health, /v1/info, /metrics, and the façades POST
+    /get_reward (OpenRLHF), /classify and /pooling (vLLM, verl), /slime, /verify (NeMo Gym).
 
     Concurrent requests are batched together; the model runs in its own thread; a full queue answers 503
     with Retry-After; SIGTERM stops accepting connections and lets in-flight requests finish.
@@ -61,10 +65,11 @@ def serve(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _run(reward, config, host, port, normalize, norm_mean, norm_std, log_level, access_log)
+    _run(reward, config, host, port, normalize, norm_mean, norm_std, log_level, access_log, query_template)
 
 
-def _run(spec, config, host, port, normalize, norm_mean, norm_std, log_level, access_log) -> None:
+def _run(spec, config, host, port, normalize, norm_mean, norm_std, log_level, access_log,  # noqa: PLR0913
+         query_template=None) -> None:
     import dataclasses
 
     from rewardlab.rewards.base import load_reward
@@ -85,4 +90,5 @@ def _run(spec, config, host, port, normalize, norm_mean, norm_std, log_level, ac
     if not config.api_key and not is_loopback(host):
         typer.echo("warning: --insecure: anyone who can reach this address can read prompts and get scores",
                    err=True)
-    serve_forever(create_app(scorer, config), host, port, config, log_level=log_level, access_log=access_log)
+    serve_forever(create_app(scorer, config, query_template), host, port, config, log_level=log_level,
+                  access_log=access_log)

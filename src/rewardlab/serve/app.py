@@ -2,7 +2,8 @@
 
 Endpoints: ``POST /v1/score`` (samples in, scores out), ``POST /get_reward`` (OpenRLHF's contract, so
 ``--remote_rm_url http://host:port/get_reward`` works unchanged), ``GET /health``, ``GET /v1/info`` and
-``GET /metrics`` (Prometheus text). All state (queue, metrics, model thread) belongs to the app that
+``GET /metrics`` (Prometheus text), plus the vLLM, slime and NeMo Gym façades (`rewardlab.serve.facades`;
+OpenRLHF's ``/get_reward`` is one of them). All state (queue, metrics, model thread) belongs to the app that
 this function builds: there are no module globals, so several servers can live in one process.
 """
 
@@ -19,14 +20,13 @@ from fastapi.responses import JSONResponse
 from rewardlab.rewards.base import Reward
 from rewardlab.serve.batcher import Batcher, QueueFull, RequestTimeout, ScoringError, ShuttingDown
 from rewardlab.serve.config import Normalization, ServeConfig
+from rewardlab.serve.facades import add_facade_routes
 from rewardlab.serve.guards import Guard, error_body, install_error_handlers
 from rewardlab.serve.metrics import ServeMetrics
 from rewardlab.serve.schemas import (
     REQUEST_ID_PATTERN,
-    GetRewardResponse,
     ScoreResponse,
     build_schemas,
-    query_to_sample,
 )
 from rewardlab.types import Sample, Score
 
@@ -34,8 +34,11 @@ log = logging.getLogger("rewardlab.serve")
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 
-def create_app(reward: Reward, config: ServeConfig | None = None) -> FastAPI:
-    """Build a server for ``reward``; the model thread starts and stops with the app's lifespan."""
+def create_app(reward: Reward, config: ServeConfig | None = None, query_template: str | None = None) -> FastAPI:
+    """Build a server for ``reward``; the model thread starts and stops with the app's lifespan.
+
+    ``query_template``: a tokenizer whose chat template templated inputs of the façades (OpenRLHF's
+    ``query``) are parsed with; default: the reward's own (`rewardlab.serve.facades`)."""
     from rewardlab import __version__
 
     config = config or ServeConfig()
@@ -57,15 +60,16 @@ def create_app(reward: Reward, config: ServeConfig | None = None) -> FastAPI:
     app.add_middleware(Guard, config=config, metrics=metrics)
     install_error_handlers(app, metrics)
     add_scoring_routes(app, reward, batcher, config, metrics)
+    add_facade_routes(app, reward, batcher, config, metrics, query_template)
     add_status_routes(app, reward, batcher, config, metrics)
     return app
 
 
 def add_scoring_routes(app: FastAPI, reward: Reward, batcher: Batcher, config: ServeConfig,
                        metrics: ServeMetrics) -> None:
-    """``POST /v1/score`` and ``POST /get_reward``, with request bodies validated against the limits."""
+    """``POST /v1/score``, with request bodies validated against the limits (façades: `facades`)."""
     schemas = build_schemas(config)
-    ScoreRequest, GetRewardRequest = schemas.ScoreRequest, schemas.GetRewardRequest
+    ScoreRequest = schemas.ScoreRequest
     norm = config.normalization
 
     @app.post("/v1/score", responses={200: {"model": ScoreResponse}})
@@ -83,18 +87,6 @@ def add_scoring_routes(app: FastAPI, reward: Reward, batcher: Batcher, config: S
         payload = {"request_id": request_id, "reward": reward.name, "normalized": norm is not None,
                    "scores": out}
         return JSONResponse(payload, headers={"x-request-id": request_id})
-
-    @app.post("/get_reward", responses={200: {"model": GetRewardResponse}})
-    async def get_reward(body: GetRewardRequest) -> Response:  # type: ignore[valid-type]
-        """OpenRLHF's remote reward contract: ``{"query", "prompts", "labels"}`` in,
-        ``{"rewards", "scores", "extra_logs"}`` out. ``query`` is prompt + response as one string."""
-        prompts = body.prompts or [None] * len(body.query)
-        labels = body.labels or [None] * len(body.query)
-        samples = [query_to_sample(q, p, lab) for q, p, lab in zip(body.query, prompts, labels)]
-        scores, failure = await scored(batcher, samples, "/get_reward")
-        if failure is not None:
-            return failure
-        return openrlhf_response(scores, norm, metrics)
 
 
 def add_status_routes(app: FastAPI, reward: Reward, batcher: Batcher, config: ServeConfig,

@@ -24,7 +24,8 @@ from rewardlab.serve.metrics import ServeMetrics
 log = logging.getLogger("rewardlab.serve")
 
 UNAUTHENTICATED_PATHS = {"/health"}
-KNOWN_PATHS = {"/v1/score", "/get_reward", "/health", "/v1/info", "/metrics", "/openapi.json", "/docs"}
+KNOWN_PATHS = {"/v1/score", "/get_reward", "/health", "/v1/info", "/metrics", "/openapi.json", "/docs",
+               "/classify", "/pooling", "/slime", "/verify", "/seed_session"}  # the last five: serve.facades
 MAX_REPORTED_ERRORS = 20
 STATUS_SLUGS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large", 415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable",

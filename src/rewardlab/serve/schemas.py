@@ -132,7 +132,7 @@ def get_reward_request_model(config: ServeConfig) -> type[BaseModel]:
         """
 
         model_config = ConfigDict(extra="ignore")
-        query: Annotated[list[text], Field(min_length=1, max_length=max_samples)]
+        query: Annotated[list[text], Field(max_length=max_samples)]  # OpenRLHF 0.11 sends [] to all but one URL
         prompts: Annotated[list[text | None], Field(max_length=max_samples)] | None = None
         labels: Annotated[list[Label], Field(max_length=max_samples)] | None = None
 
