@@ -12,18 +12,22 @@ from collections.abc import Iterable
 import torch
 
 
-def measure_ceiling(seconds: float = 2.0) -> float:
-    """Peak fp32 matmul GFLOP/s on this machine's threads: the best single product over square sizes
-    1024-4096 (``seconds`` of repeats each). The speed drifts from second to second; the best observed rate
-    is the conservative (highest) ceiling."""
+def measure_ceiling(seconds: float = 2.0, device: str = "cpu", dtype: torch.dtype = torch.float32) -> float:
+    """Peak matmul GFLOP/s on this machine's threads (or on a GPU: ``device="cuda"``, e.g. in bf16): the best
+    single product over square sizes 1024-4096 (``seconds`` of repeats each; 8192 too on a GPU). The speed
+    drifts from second to second; the best observed rate is the conservative (highest) ceiling."""
+    cuda = str(device).startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     best = 0.0
-    for size in (1024, 2048, 3072, 4096):
-        a, b = torch.randn(size, size), torch.randn(size, size)
+    for size in (1024, 2048, 3072, 4096, *((8192,) if cuda else ())):
+        a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
         a @ b
+        sync()
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             t = time.perf_counter()
             a @ b
+            sync()
             best = max(best, 2 * size**3 / (time.perf_counter() - t) / 1e9)
     return best
 

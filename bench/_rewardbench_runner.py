@@ -3,7 +3,8 @@
 Faithful to ``rewardbench/rewardbench.py`` (0.1.4) for classifier models: left padding, left truncation
 (its --force_truncation), batch size 8, chosen batch then rejected batch, raw logits, add_eos_token when the
 tokenizer has no chat template. Its pipeline hard-codes ``.to("cuda")``; on a CPU machine that call is
-redirected to the CPU (the only change). Usage: python _rewardbench_runner.py MODEL_DIR TEXTS.json OUT.json
+redirected to the CPU (the only change).
+Usage: python _rewardbench_runner.py MODEL_DIR TEXTS.json OUT.json [DEVICE] [DTYPE]
 """
 
 import json
@@ -22,10 +23,12 @@ transformers.tokenization_utils_base.BatchEncoding.to = lambda self, device: _to
 
 def main() -> None:
     folder, texts_path, out_path = sys.argv[1:4]
+    device, dtype = (sys.argv[4:6] + ["cpu", "float32"][len(sys.argv[4:6]):])[:2]
     with open(texts_path) as fh:
         texts = json.load(fh)
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(folder, torch_dtype=torch.float32)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        folder, torch_dtype=getattr(torch, dtype)).to(device)
     tokenizer.padding_side = "left"
     tokenizer.truncation_side = "left"
     if not getattr(tokenizer, "chat_template", None):

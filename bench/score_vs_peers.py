@@ -67,21 +67,21 @@ def load_texts(quick: bool) -> dict[str, list[str]]:
     return sets
 
 
-def save_model(folder: Path) -> None:
+def save_model(folder: Path, model: str = "minilm") -> None:
     from rewardlab.engine.loading import load_sequence_classifier
 
-    loaded = load_sequence_classifier("minilm")
+    loaded = load_sequence_classifier(model, device="cpu", dtype="float32")
     loaded.model.save_pretrained(folder)
     loaded.tokenizer.save_pretrained(folder)
 
 
-def run_trl(folder: Path, texts: list[str]) -> tuple[np.ndarray, float]:
+def run_trl(folder: Path, texts: list[str], device: str = "cpu", dtype: str = "float32") -> tuple[np.ndarray, float]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl.trainer.reward_trainer import DataCollatorForPreference
 
     tok = AutoTokenizer.from_pretrained(folder)
     tok.truncation_side = "left"
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval()
     collator = DataCollatorForPreference(pad_token_id=tok.pad_token_id)
     start = time.perf_counter()
     ids = tok(texts, truncation=True, max_length=MAX_LENGTH)["input_ids"]
@@ -90,7 +90,8 @@ def run_trl(folder: Path, texts: list[str]) -> tuple[np.ndarray, float]:
     with torch.no_grad():
         for lo in range(0, len(examples), 32):
             batch = collator(examples[lo : lo + 32])
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = model(input_ids=batch["input_ids"].to(device),
+                           attention_mask=batch["attention_mask"].to(device)).logits.float().cpu()
             chosen, rejected = torch.chunk(logits.squeeze(-1), chunks=2)
             n = len(chosen)
             scores[2 * lo : 2 * (lo + n) : 2] = chosen.numpy()
@@ -98,25 +99,27 @@ def run_trl(folder: Path, texts: list[str]) -> tuple[np.ndarray, float]:
     return scores, time.perf_counter() - start
 
 
-def run_rewardlab(folder: Path, texts: list[str], backend: str = "torch") -> tuple[np.ndarray, float, dict]:
+def run_rewardlab(folder: Path, texts: list[str], backend: str = "torch", device: str = "cpu",
+                  dtype: str = "float32") -> tuple[np.ndarray, float, dict]:
     from rewardlab import Sample, load_reward
     from rewardlab.scoring import score_samples
 
     reward = load_reward(f"classifier:{folder},inputs=concat,truncation=truncate-left,max_length={MAX_LENGTH},"
-                         f"backend={backend}")
+                         f"backend={backend},device={device},dtype={dtype}")
     samples = [Sample("", t) for t in texts]
     start = time.perf_counter()
     scores, _ = score_samples(reward, samples, show_progress=False)
     return np.array([s.value for s in scores]), time.perf_counter() - start, reward.provenance()
 
 
-def run_rewardbench(python: str, folder: Path, texts: list[str]) -> tuple[np.ndarray, float] | str:
+def run_rewardbench(python: str, folder: Path, texts: list[str], device: str = "cpu",
+                    dtype: str = "float32") -> tuple[np.ndarray, float] | str:
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "texts.json", Path(tmp) / "scores.json"
         inp.write_text(json.dumps(texts))
         runner = REPO / "bench" / "_rewardbench_runner.py"
-        proc = subprocess.run([python, str(runner), str(folder), str(inp), str(out)], capture_output=True,
-                              text=True)
+        proc = subprocess.run([python, str(runner), str(folder), str(inp), str(out), device, dtype],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             return f"reward-bench runner failed: {proc.stderr.strip().splitlines()[-1:]}"
         result = json.loads(out.read_text())
@@ -131,7 +134,12 @@ def main() -> None:
     parser.add_argument("--backends", default=None,
                         help="rewardlab backends to run, comma list (default: torch, plus onnx when onnxruntime "
                              "is installed)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: where every system runs (GPU: bf16 + SDPA)")
+    parser.add_argument("--dtype", default=None, help="float32 or bfloat16 (default: float32 on CPU, bfloat16 on cuda)")
+    parser.add_argument("--model", default="minilm", help="sequence classifier every system loads (default: the "
+                        "embedded MiniLM with a seeded 1-label head)")
     args = parser.parse_args()
+    args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
     backends = args.backends.split(",") if args.backends else ["torch"] + (["onnx"] if _has_ort() else [])
     torch.manual_seed(0)
     from rewardlab.engine.loading import quiet_transformers
@@ -140,12 +148,13 @@ def main() -> None:
     sets = load_texts(args.quick)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "minilm-rm"
-        save_model(folder)
+        save_model(folder, args.model)
         from transformers import AutoConfig, AutoTokenizer
 
         config, tok = AutoConfig.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
-        ceiling = measure_ceiling()
-        print(f"machine: {torch.get_num_threads()} threads, fp32 matmul ceiling {ceiling:.1f} GFLOP/s")
+        ceiling = measure_ceiling(device=args.device, dtype=getattr(torch, args.dtype))
+        print(f"machine: {args.device} ({torch.get_num_threads()} threads), {args.dtype} matmul ceiling "
+              f"{ceiling:.1f} GFLOP/s")
         for name, texts in sets.items():
             tok.truncation_side = "left"
             lengths = [len(x) for x in tok(texts, truncation=True, max_length=MAX_LENGTH)["input_ids"]]
@@ -155,12 +164,14 @@ def main() -> None:
                   " tokens/s")
             results = {}
             for backend in backends:
-                scores, seconds, prov = run_rewardlab(folder, texts, backend)
+                if backend == "onnx" and args.device != "cpu":
+                    continue  # the ONNX backend is the CPU engine
+                scores, seconds, prov = run_rewardlab(folder, texts, backend, args.device, args.dtype)
                 results["rewardlab" if backend == "torch" else f"rewardlab-{backend}"] = (scores, seconds)
             ours, t_ours = results["rewardlab"] if "rewardlab" in results else next(iter(results.values()))
-            results["trl"] = run_trl(folder, texts)
+            results["trl"] = run_trl(folder, texts, args.device, args.dtype)
             if args.rewardbench_python:
-                rb = run_rewardbench(args.rewardbench_python, folder, texts)
+                rb = run_rewardbench(args.rewardbench_python, folder, texts, args.device, args.dtype)
                 if isinstance(rb, str):
                     print(f"reward-bench: {rb}")
                 else:

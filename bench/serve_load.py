@@ -236,7 +236,10 @@ def compute_bound(args: argparse.Namespace, items) -> dict:
     enc = tok([p for p, _ in items], [r for _, r in items], truncation="longest_first", max_length=args.max_len)
     lengths = [len(x) for x in enc["input_ids"]]
     per_sample = forward_flops(lengths, config) / len(lengths)
-    ceiling = measure_ceiling()
+    import torch
+
+    cuda = torch.cuda.is_available()  # both servers then run on the GPU in bf16: that is the ceiling
+    ceiling = measure_ceiling(device="cuda" if cuda else "cpu", dtype=torch.bfloat16 if cuda else torch.float32)
     return {"flops_per_sample": per_sample, "ceiling_gflops": ceiling,
             "ceiling_samples_per_s": ceiling * 1e9 / per_sample, "mean_tokens": sum(lengths) / len(lengths)}
 
@@ -355,6 +358,7 @@ def serve_openrlhf_reconstruction(port: int, model_name: str, max_len: int, batc
             for i in range(0, len(queries), size):
                 inputs = tokenizer(queries[i: min(len(queries), i + size)], return_tensors="pt",
                                    add_special_tokens=False, max_length=max_len, padding=True, truncation=True)
+                inputs = inputs.to(model.device)  # serve_rm moves the batch to the model's GPU
                 r = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits[:, 0]
                 scores.extend(r.tolist())
         return scores
