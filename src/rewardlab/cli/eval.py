@@ -42,10 +42,10 @@ def eval_command(
     from rewardlab.evaluate.runner import EvalConfig, run
     from rewardlab.scoring import scoring_job, spec_device
 
-    config = EvalConfig(reward=reward, benches=bench, out=out, data_root=data_root, limit=limit,
-                        settings=Settings(seed=seed, resamples=bootstrap, bins=ece_bins), report=report,
-                        progress=None if progress else False)
     with scoring_job(out / ".chunks", resume, identity=reward, device=spec_device(reward)) as job:
+        config = EvalConfig(reward=reward, benches=bench, out=out, data_root=data_root, limit=limit,
+                            settings=Settings(seed=seed, resamples=bootstrap, bins=ece_bins), report=report,
+                            progress=None if progress and job.is_main else False)  # one process reports
         results = run(config)
     if not job.is_main:
         return
