@@ -114,3 +114,19 @@ def test_trl_backend_trains_and_records(tmp_path):
     assert saved["backend"] == "trl" and record["history"]
     scores = load_reward(f"implicit:policy={tmp_path / 'dpo'},cache=none").score(arithmetic_pairs(2, 1)[0].samples())
     assert all(s.ok for s in scores)
+
+
+def test_lora_dpo_saves_a_plain_policy_that_scores(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from rewardlab.testing import tiny_llama
+
+    start = tiny_llama(tmp_path / "start")
+    record = dpo.main(DPOConfig(data=str(pairs_file(tmp_path / "pairs.jsonl", arithmetic_pairs(8, seed=5))),
+                                model=str(start), out=str(tmp_path / "dpo"), lora=True, max_steps=2, batch_size=4,
+                                learning_rate=1e-2, progress=False))
+    assert record["steps"] == 2
+    plain = AutoModelForCausalLM.from_pretrained(tmp_path / "dpo")
+    assert not any("lora" in name for name, _ in plain.named_parameters())
+    scores = load_reward(f"implicit:policy={tmp_path / 'dpo'},cache=none").score(arithmetic_pairs(1, 6)[0].samples())
+    assert all(s.ok and s.value != 0.0 for s in scores)  # the adapters moved the policy away from its reference
