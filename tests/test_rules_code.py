@@ -120,7 +120,7 @@ def test_writing_outside_the_temp_dir_is_refused(tmp_path):
                  f"import pathlib\npathlib.Path({str(target)!r}).write_text('x')",
                  f"import os\nos.system('touch {target}')"):
         s = score(code)
-        assert s.value == 0.0 and "PermissionError" in s.rationale, code
+        assert s.value == 0.0 and "the code failed to run" in s.rationale, code
     assert not target.exists()
     inside = score("open('scratch.txt', 'w').write('ok')\nok = open('scratch.txt').read()", ["assert ok == 'ok'"])
     assert inside.value == 1.0
