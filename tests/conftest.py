@@ -52,3 +52,13 @@ def minilm_reward():
     from rewardlab import load_reward
 
     return load_reward("classifier:minilm")
+
+
+@pytest.fixture(scope="session")
+def bwrap_sandbox() -> None:
+    """Skip, saying why and how to fix it, where rule:code's bubblewrap sandbox cannot run (CI has it)."""
+    from rewardlab.rewards.rules.sandbox import bwrap_problem
+
+    problem = bwrap_problem()
+    if problem is not None:
+        pytest.skip(f"rule:code needs its OS sandbox: {problem}")

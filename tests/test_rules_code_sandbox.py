@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from rewardlab.rewards.rules.code_exec import CodeRule
 from rewardlab.rewards.rules.sandbox import SandboxLimits, run_python
 
 HOOK = pytest.mark.parametrize("hook", [True, False], ids=["audit-hook", "os-only"])
+pytestmark = pytest.mark.usefixtures("bwrap_sandbox")  # skips, saying why, where bwrap cannot run
 
 # Runs a program without going through subprocess, os.system or posix_spawn, so no audit event fires:
 # _posixsubprocess.fork_exec with the argument list of the running Python version.
@@ -57,17 +57,6 @@ def spawn(argv):
     _, status = os.waitpid(pid, 0)
     return status, b"".join(chunks), failed
 '''
-
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_bwrap():
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap (bwrap) is not installed (apt-get install bubblewrap); CI installs it")
-    from rewardlab.rewards.rules.sandbox import bwrap_problem
-
-    problem = bwrap_problem()
-    if problem is not None:
-        pytest.skip(problem)
 
 
 class Host:

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+BWRAP_ENV = "REWARDLAB_BWRAP"
 WORKDIR = "/sandbox"
 HARNESS_INSIDE = "/run/rewardlab/_sandbox_child.py"
 INSTALL_HINT = ("install bubblewrap: `apt-get install bubblewrap` (Debian/Ubuntu), `dnf install bubblewrap` "
@@ -41,7 +42,10 @@ ENVIRONMENT = {"HOME": WORKDIR, "TMPDIR": WORKDIR, "LANG": "C.UTF-8", "PATH": "/
 
 
 def executable() -> str | None:
-    """The bwrap binary, or None when it is not installed."""
+    """The bwrap binary (``$REWARDLAB_BWRAP`` when set, else from PATH), or None when it is not there."""
+    chosen = os.environ.get(BWRAP_ENV)
+    if chosen:
+        return chosen if os.access(chosen, os.X_OK) else None
     return shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/bin/bwrap") if os.access(p, os.X_OK)),
                                          None)
 

@@ -87,11 +87,17 @@ def cap_message(text: object) -> str:
     return line if len(line) <= MESSAGE_CHARS else line[:MESSAGE_CHARS - 3] + "..."
 
 
-@functools.lru_cache(maxsize=1)
 def bwrap_problem() -> str | None:
-    """None when a bwrap sandbox runs here, else why not (checked once per process with a real run)."""
-    if bwrap.executable() is None:
-        return f"bubblewrap (bwrap) is not installed; {bwrap.INSTALL_HINT}"
+    """None when a bwrap sandbox runs here, else why not (checked with a real run, once per process and
+    bwrap path)."""
+    return _bwrap_problem(bwrap.executable())
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_problem(executable: str | None) -> str | None:
+    if executable is None:
+        where = f" at ${bwrap.BWRAP_ENV}={os.environ[bwrap.BWRAP_ENV]}" if os.environ.get(bwrap.BWRAP_ENV) else ""
+        return f"bubblewrap (bwrap) is not installed{where}; {bwrap.INSTALL_HINT}"
     probe = run_python("x = 6 * 7", ["assert x == 42"], limits=SandboxLimits(wall_seconds=30))
     if probe.results == [True]:
         return None
