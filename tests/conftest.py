@@ -55,6 +55,20 @@ def minilm_reward():
 
 
 @pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama.cpp's OpenAI-compatible server serving the Gemma 3 270M GGUF on a free loopback port, started
+    once per session (with an API key, so auth is real) and stopped at the end."""
+    from rewardlab.generation.llama_server import LlamaServer, gemma_gguf, llama_cpp_available
+
+    if not llama_cpp_available():
+        pytest.skip("llama_cpp is not importable: pip install 'llama-cpp-python[server]' (rewardlab[judge-test])")
+    server = LlamaServer(gemma_gguf(), n_ctx=2048)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def bwrap_sandbox() -> None:
     """Skip, saying why and how to fix it, where rule:code's bubblewrap sandbox cannot run (CI has it)."""
     from rewardlab.rewards.rules.sandbox import bwrap_problem

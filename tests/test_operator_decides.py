@@ -15,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rewardlab import Sample, load_reward
+from rewardlab.generation.keys import KeyNotAllowed
 from rewardlab.integrations.verl import compute_score, make_compute_score
+from rewardlab.serve.client import RemoteReward
 
 
 class Recorder:
@@ -94,17 +96,20 @@ def test_a_crafted_row_cannot_send_a_secret_anywhere(recorder, secret, monkeypat
 
 def test_api_key_env_reads_only_variables_the_operator_allows(recorder, secret, monkeypatch):
     spec = f"remote:{recorder.url},api_key_env=REWARDLAB_TEST_SECRET"
-    with pytest.raises(ValueError, match="api_key_env=REWARDLAB_TEST_SECRET is not an allowed key variable"):
+    with pytest.raises(KeyNotAllowed, match="api_key_env='REWARDLAB_TEST_SECRET' is not allowed"):
         load_reward(spec)
     # Even when the operator points verl at it, the spec fails to load and nothing is sent.
-    with pytest.raises(ValueError, match="not an allowed key variable"):
+    with pytest.raises(KeyNotAllowed):
         make_compute_score(spec)("my/data", "4", "4", {})
     assert recorder.requests == []
     # The operator allows the name: now (and only now) the key goes out, so the recorder does see keys.
     monkeypatch.setenv("REWARDLAB_ALLOWED_KEY_ENVS", "SOMETHING_ELSE,REWARDLAB_TEST_SECRET")
     assert load_reward(spec).score([Sample("q", "r")])[0].value == 1.0
     assert [r["headers"].get("authorization") for r in recorder.requests] == [f"Bearer {secret}"]
-    from rewardlab.serve.client import RemoteReward
-
-    with pytest.raises(ValueError, match="not an allowed key variable"):
-        RemoteReward.from_spec(f"{recorder.url},api_key_env=REWARDLAB_TEST_SECRET", allowed_key_envs=["OTHER"])
+    monkeypatch.delenv("REWARDLAB_ALLOWED_KEY_ENVS")
+    with pytest.raises(KeyNotAllowed):
+        RemoteReward.from_spec(f"{recorder.url},api_key_env=REWARDLAB_TEST_SECRET", allow_key_envs=["OTHER"])
+    with RemoteReward.from_spec(f"{recorder.url},api_key_env=REWARDLAB_TEST_SECRET",
+                                allow_key_envs=["REWARDLAB_TEST_SECRET"]) as remote:  # the Python caller allows it
+        remote.score([Sample("q", "r")])
+    assert recorder.requests[-1]["headers"].get("authorization") == f"Bearer {secret}"
