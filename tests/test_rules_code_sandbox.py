@@ -28,10 +28,25 @@ from rewardlab.rewards.rules.sandbox import SandboxLimits, run_python
 HOOK = pytest.mark.parametrize("hook", [True, False], ids=["audit-hook", "os-only"])
 pytestmark = pytest.mark.usefixtures("bwrap_sandbox")  # skips, saying why, where bwrap cannot run
 
-# Runs a program without going through subprocess, os.system or posix_spawn, so no audit event fires:
-# _posixsubprocess.fork_exec with the argument list of the running Python version.
-SPAWN = '''
+# Helpers the hostile code gets. spawn() runs a program without subprocess, os.system or posix_spawn, so
+# no audit event fires: _posixsubprocess.fork_exec with the argument list of the running Python version.
+HELPERS = '''
 import _posixsubprocess, os, sys
+
+def tried(action):
+    """True when the action got through; False when the OS (or the hook) refused it."""
+    try:
+        print(action())
+    except OSError:
+        return False
+    return True
+
+def read(path):
+    try:
+        return open(path, "rb").read().decode("latin-1")
+    except OSError:
+        return ""
+
 def spawn(argv):
     """Run argv, return (exit status, stdout bytes, exec error bytes)."""
     out_r, out_w = os.pipe()
@@ -56,6 +71,13 @@ def spawn(argv):
         chunks.append(chunk)
     _, status = os.waitpid(pid, 0)
     return status, b"".join(chunks), failed
+
+def ran(argv):
+    """spawn(argv)'s output; OSError when it could not start or exited non-zero."""
+    status, out, err = spawn(argv)
+    if status or err:
+        raise OSError(f"{argv[0]}: status {status}, {err!r}")
+    return out
 '''
 
 
@@ -112,108 +134,74 @@ def host(tmp_path, monkeypatch):
 
 
 def attack(host: Host, code: str, hook: bool, tests=("assert escaped",), **limits):
-    """Run ``code`` (with the host's paths and pids as globals) in the sandbox; return (score, everything
-    the caller can see as one string)."""
+    """Run ``code`` (with the helpers, and the host's paths and pids as globals) in the sandbox; return
+    (score, everything the caller can see as one string)."""
     prelude = "".join(f"{k} = {v!r}\n" for k, v in host.names().items())
     settings = dict(wall_seconds=8.0, cpu_seconds=2, memory_mb=512, processes=16)
     settings.update(limits)
     if not hook:
         settings["audit_hook"] = False
-    outcome = run_python(prelude + SPAWN + code, list(tests), limits=SandboxLimits(**settings))
+    outcome = run_python(prelude + HELPERS + code, list(tests), limits=SandboxLimits(**settings))
     score = CodeRule(Options("code", {})).judge(outcome, len(tests))
     seen = " ".join([repr(score), repr(outcome.results), str(outcome.error), outcome.stderr_tail])
     return score, seen
 
 
-def failed(score) -> bool:
-    return score.value == 0.0
+def contained(host: Host, code: str, hook: bool, ran_through: bool = True, **limits):
+    """The attack scores 0 and leaves the host unharmed; returns the score for further checks.
+    ``ran_through``: the attack code ran to its end (every attempt was made) and only ``assert escaped``
+    failed, so a typo that stops it early cannot pass for containment."""
+    score, seen = attack(host, code, hook, **limits)
+    assert score.value == 0.0, score
+    if ran_through:
+        assert "test 0 failed: AssertionError" in score.rationale, score
+    host.unharmed(seen)
+    return score
 
 
 @HOOK
 def test_dir_fd_write_and_remove_stay_inside(host, hook):
-    code = """
-import os
-escaped = False
-try:
-    fd = os.open(MARKER, os.O_RDONLY)
-    w = os.open("planted.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
-    os.write(w, b"x")
-    escaped = True
-except OSError:
-    pass
-try:
-    vfd = os.open(VAULT, os.O_RDONLY)
-    os.remove("victim.txt", dir_fd=vfd)
-    escaped = True
-except OSError:
-    pass
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+    contained(host, """
+def plant():
+    return os.write(os.open("planted.txt", os.O_WRONLY | os.O_CREAT, dir_fd=os.open(MARKER, os.O_RDONLY)), b"x")
+escaped = any([tried(plant), tried(lambda: os.remove("victim.txt", dir_fd=os.open(VAULT, os.O_RDONLY)))])
+""", hook)
 
 
 @HOOK
 def test_fork_exec_of_a_shell_and_of_python(host, hook):
-    code = """
-escaped = False
-for argv in (["/bin/sh", "-c", "touch " + MARKER + "/from-sh"],
-             [sys.executable, "-c", "open(" + repr(MARKER + "/from-python") + ", 'w').write('x')"]):
-    try:
-        status, out, err = spawn(argv)
-        escaped = escaped or (status == 0 and not err)
-    except OSError:
-        pass
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+    contained(host, """
+shell = ["/bin/sh", "-c", "touch " + MARKER + "/from-sh"]
+python = [sys.executable, "-c", "open(%r, 'w').write('x')" % (MARKER + "/from-python")]
+escaped = any([tried(lambda: ran(shell)), tried(lambda: ran(python))])
+""", hook)
 
 
 @HOOK
 def test_reading_host_environments_comes_back_empty(host, hook):
-    code = """
-import os, sys
-found = []
-pids = [VICTIM_PID, HOST_PID, "1", str(os.getppid()), "self"]
-pids += [p for p in os.listdir("/proc") if p.isdigit()]
-for pid in pids:
-    for path in ("/proc/%s/environ" % pid, "/proc/self/root/proc/%s/environ" % pid):
-        try:
-            data = open(path, "rb").read().decode("latin-1")
-        except OSError:
-            continue
-        if "REWARDLAB_TEST_SECRET=s3cret" in data:
-            found.append(data[data.find("REWARDLAB_TEST_SECRET"):][:80])
+    contained(host, """
+pids = [VICTIM_PID, HOST_PID, "1", str(os.getppid()), "self"] + [p for p in os.listdir("/proc") if p.isdigit()]
+paths = ["/proc/%s/environ" % p for p in pids] + ["/proc/self/root/proc/%s/environ" % p for p in pids]
+found = [text for text in map(read, paths) if "REWARDLAB_TEST_SECRET=s3cret" in text]
 print(found)
 print(found, file=sys.stderr)
 escaped = bool(found)
-assert not found, found[0] if found else ""
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+assert not found, found[0][found[0].find("REWARDLAB_TEST_SECRET"):][:80] if found else ""
+""", hook)
 
 
 @HOOK
 def test_reading_host_files_comes_back_empty(host, hook):
     shadow = Path("/etc/shadow")
     shadow_text = shadow.read_text() if shadow.exists() else ""
-    code = """
-import sys
-found = []
-for path in ("/etc/shadow", SECRET_FILE, VICTIM, "/proc/self/root" + SECRET_FILE):
-    try:
-        found.append(open(path).read()[:90])
-    except OSError:
-        pass
+    score, seen = attack(host, """
+found = [text[:90] for text in map(read, ["/etc/shadow", SECRET_FILE, VICTIM, "/proc/self/root" + SECRET_FILE]) if text]
 print(found)
 print(found, file=sys.stderr)
 escaped = bool(found)
 assert not found, " | ".join(found)
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
+""", hook)
+    assert score.value == 0.0 and "test 0 failed: AssertionError" in score.rationale, score
     host.unharmed(seen)
     for line in shadow_text.splitlines():
         if ":" in line and len(line.split(":")[1]) > 3:  # a line with a password hash
@@ -223,167 +211,93 @@ assert not found, " | ".join(found)
 
 @HOOK
 def test_many_files_under_the_per_file_cap_cannot_fill_the_disk(host, hook):
-    code = """
-import os
+    score = contained(host, """
 chunk = b"x" * (8 << 20)
 for i in range(32):                       # 256 MB in files of 8 MB, each under the 16 MB file cap
     with open("fill-%d" % i, "wb") as f:
         f.write(chunk)
 escaped = True
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
+""", hook, ran_through=False)
     assert "No space left on device" in score.rationale
-    host.unharmed(seen)
 
 
 @HOOK
 def test_symlinks_out_of_the_work_dir(host, hook):
-    code = """
-import os
-escaped = False
+    contained(host, """
 for target, link in ((MARKER, "out"), (SECRET_FILE, "token"), ("/proc/%s/environ" % VICTIM_PID, "env")):
-    try:
-        os.symlink(target, link)
-    except OSError:
-        pass
-for attempt in (lambda: open("out/planted.txt", "w").write("x"),
-                lambda: open("token").read(), lambda: open("env").read()):
-    try:
-        print(attempt())
-        escaped = True
-    except OSError:
-        pass
-try:                                      # a relative link planted in the host folder through its fd
-    os.symlink("victim.txt", "planted-link", dir_fd=os.open(MARKER, os.O_RDONLY))
-    escaped = True
-except OSError:
-    pass
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+    tried(lambda: os.symlink(target, link))
+escaped = any([tried(lambda: open("out/planted.txt", "w").write("x")), tried(lambda: open("token").read()),
+               tried(lambda: open("env").read()),   # and a relative link planted in the host folder by its fd:
+               tried(lambda: os.symlink("victim.txt", "planted-link", dir_fd=os.open(MARKER, os.O_RDONLY)))])
+""", hook)
 
 
 @HOOK
 def test_link_and_rename_cannot_move_host_files(host, hook):
-    code = """
-import os
-escaped = False
-steps = [lambda: os.link(VICTIM, "hard"), lambda: os.rename(VICTIM, "stolen")]
-try:
-    vfd = os.open(VAULT, os.O_RDONLY)
-    steps += [lambda: os.link("victim.txt", "hard2", src_dir_fd=vfd),
-              lambda: os.rename("victim.txt", "stolen2", src_dir_fd=vfd)]
-except OSError:
-    pass
-for step in steps:
-    try:
-        step()
-        escaped = True
-    except OSError:
-        pass
+    contained(host, """
+def vault():
+    return os.open(VAULT, os.O_RDONLY)
+escaped = any([tried(lambda: os.link(VICTIM, "hard")), tried(lambda: os.rename(VICTIM, "stolen")),
+               tried(lambda: os.link("victim.txt", "hard2", src_dir_fd=vault())),
+               tried(lambda: os.rename("victim.txt", "stolen2", src_dir_fd=vault()))])
 for name in ("hard", "stolen", "hard2", "stolen2"):
-    try:
-        print(open(name).read())
-        open(name, "a").write("tampered")
-    except OSError:
-        pass
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+    if tried(lambda: open(name).read()):
+        tried(lambda: open(name, "a").write("tampered"))
+""", hook)
 
 
 @HOOK
 def test_proc_self_root_leads_nowhere(host, hook):
-    code = """
-import os
-escaped = False
-for root in ("/proc/self/root", "/proc/1/root", "/proc/%s/root" % VICTIM_PID):
-    try:
-        fd = os.open(root, os.O_RDONLY)
-        w = os.open(MARKER.lstrip("/") + "/planted.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
-        os.write(w, b"x")
-        escaped = True
-    except OSError:
-        pass
-    try:
-        print(open(root + SECRET_FILE).read())
-        escaped = True
-    except OSError:
-        pass
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+    contained(host, """
+def plant(root):
+    relative = MARKER.lstrip("/") + "/planted.txt"
+    return os.write(os.open(relative, os.O_WRONLY | os.O_CREAT, dir_fd=os.open(root, os.O_RDONLY)), b"x")
+roots = ("/proc/self/root", "/proc/1/root", "/proc/%s/root" % VICTIM_PID)
+escaped = any([tried(lambda: plant(root)) for root in roots] +
+              [tried(lambda: open(root + SECRET_FILE).read()) for root in roots])
+""", hook)
 
 
 @HOOK
 def test_signals_reach_no_host_process(host, hook):
-    code = """
-import os, signal
-escaped = False
-for pid in (int(VICTIM_PID), int(HOST_PID), os.getppid(), 1, -1):
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    if pid > 0:
-        try:
-            signal.pidfd_send_signal(os.pidfd_open(pid), signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-for pid in (VICTIM_PID, HOST_PID):
-    try:
-        spawn(["/bin/kill", "-9", pid])
-    except OSError:
-        pass
-    try:
-        spawn([sys.executable, "-c", "import os; os.kill(%s, 9)" % pid])
-    except OSError:
-        pass
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+    contained(host, """
+import signal
+for pid in (os.getppid(), 1, -1):          # the sandbox's own: harmless, but tried
+    tried(lambda: os.kill(pid, signal.SIGKILL))
+hits = []
+for pid in (int(VICTIM_PID), int(HOST_PID)):
+    hits += [tried(lambda: os.kill(pid, signal.SIGKILL)),
+             tried(lambda: signal.pidfd_send_signal(os.pidfd_open(pid), signal.SIGKILL)),
+             tried(lambda: ran(["/bin/kill", "-9", str(pid)])),
+             tried(lambda: ran([sys.executable, "-c", "import os; os.kill(%d, 9)" % pid]))]
+escaped = any(hits)
+""", hook)
 
 
 @HOOK
 def test_spawned_python_without_the_hook_is_still_contained(host, hook):
-    child = ("import os; open(%r, 'w').write('x'); "
-             "print(open('/proc/%s/environ').read()); print(open(%r).read())")
-    code = f"""
-child = {child!r} % (MARKER + "/from-child", VICTIM_PID, SECRET_FILE)
-status, out, err = spawn([sys.executable, "-c", child])
-print(out.decode(errors="replace"))
-escaped = status == 0
+    contained(host, """
+child = "open(%r, 'w').write('x'); print(open('/proc/%s/environ').read()); print(open(%r).read())"
+out = ran([sys.executable, "-c", child % (MARKER + "/from-child", VICTIM_PID, SECRET_FILE)])
+escaped = True
 assert escaped, out.decode(errors="replace")[-150:]
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+""", hook, ran_through=False)
 
 
 @HOOK
 def test_ctypes_reaches_no_host_file_and_no_user_namespace(host, hook):
-    code = """
-import ctypes, os
-escaped = False
+    contained(host, """
+import ctypes
 try:
     libc = ctypes.CDLL(None, use_errno=True)
 except OSError:
     libc = None
-if libc is not None:
-    fd = libc.open((MARKER + "/planted.txt").encode(), os.O_WRONLY | os.O_CREAT, 0o644)
-    escaped = escaped or fd >= 0
-    escaped = escaped or libc.open(SECRET_FILE.encode(), os.O_RDONLY) >= 0
-    escaped = escaped or libc.unshare(0x10000000) == 0     # CLONE_NEWUSER: then mount an uncapped tmpfs
-    escaped = escaped or libc.mount(b"none", b"/sandbox", b"tmpfs", 0, None) == 0
-"""
-    score, seen = attack(host, code, hook)
-    assert failed(score), score
-    host.unharmed(seen)
+escaped = libc is not None and any([
+    libc.open((MARKER + "/planted.txt").encode(), os.O_WRONLY | os.O_CREAT, 0o644) >= 0,
+    libc.open(SECRET_FILE.encode(), os.O_RDONLY) >= 0,
+    libc.unshare(0x10000000) == 0,          # CLONE_NEWUSER: then mount a tmpfs with no size cap
+    libc.mount(b"none", b"/sandbox", b"tmpfs", 0, None) == 0])
+""", hook)
 
 
 class Listener:
@@ -439,36 +353,30 @@ def test_no_connection_reaches_the_host_or_beyond(host, hook, tmp_path):
     if outside:
         targets.append(("inet", outside, everywhere.address[1]))
     client = ("import socket, sys\n"
-              "kind, where, port = sys.argv[1], sys.argv[2], int(sys.argv[3])\n"
-              "if kind == 'name':\n    where = socket.gethostbyname(where)\n"
-              "s = socket.socket(socket.AF_UNIX if kind == 'unix' else socket.AF_INET)\n"
-              "s.settimeout(2)\n"
-              "s.connect(where if kind == 'unix' else (where, port))\n"
-              "s.sendall(b'from-the-sandbox')\n")
+              "def connect(kind, where, port):\n"
+              "    if kind == 'name':\n        kind, where = 'inet', socket.gethostbyname(where)\n"
+              "    s = socket.socket(socket.AF_UNIX if kind == 'unix' else socket.AF_INET)\n"
+              "    s.settimeout(2)\n"
+              "    s.connect(where if kind == 'unix' else (where, port))\n"
+              "    s.sendall(b'from-the-sandbox')\n"
+              "if __name__ == '__main__' and len(sys.argv) == 4:\n"
+              "    connect(sys.argv[1], sys.argv[2], int(sys.argv[3]))\n")
     code = f"""
-import subprocess
 targets = {targets!r}
 client = {client!r}
-reached = []
+namespace = {{"__name__": "client"}}
+exec(client, namespace)
+hits = []
 for kind, where, port in targets:
-    try:                                   # from Python (refused by the hook when it is on)
-        exec(client, {{"sys": type("A", (), {{"argv": ["", kind, where, str(port)]}})}})
-        reached.append((kind, where, port))
-    except Exception:
-        pass
-    try:                                   # from a program that has no hook
-        status, out, err = spawn([sys.executable, "-c", client, kind, where, str(port)])
-        if status == 0 and not err:
-            reached.append((kind, where, port))
-    except OSError:
-        pass
-escaped = bool(reached)
+    hits += [tried(lambda: namespace["connect"](kind, where, port)),                     # from Python (the hook)
+             tried(lambda: ran([sys.executable, "-c", client, kind, where, str(port)]))]  # from a program without it
+escaped = any(hits)
 """
     try:
-        score, seen = attack(host, code, hook, wall_seconds=20.0)
+        attempt, seen = attack(host, code, hook, wall_seconds=20.0)
     finally:
         accepted = loopback.close() + everywhere.close() + unix.close()
-    assert failed(score), score
+    assert attempt.value == 0.0 and "test 0 failed: AssertionError" in attempt.rationale, attempt
     assert accepted == [], f"the host accepted connections from the sandbox: {accepted}"
     host.unharmed(seen)
 
@@ -484,8 +392,8 @@ def _sandbox_processes() -> list[int]:
 
 @HOOK
 def test_fork_bomb_with_escaping_sessions_leaves_nothing(host, hook):
-    code = """
-import os, time
+    contained(host, """
+import time
 while True:
     try:
         if os.fork() == 0:
@@ -494,21 +402,17 @@ while True:
             os._exit(0)
     except OSError:
         pass
-"""
-    score, seen = attack(host, code, hook, wall_seconds=3.0, cpu_seconds=1)
-    assert failed(score), score
+""", hook, ran_through=False, wall_seconds=3.0, cpu_seconds=1)
     assert _sandbox_processes() == []
-    host.unharmed(seen)
 
 
 @HOOK
 def test_infinite_loop_and_huge_allocation(host, hook):
-    loop, seen_loop = attack(host, "escaped = True\nwhile True:\n    pass", hook, cpu_seconds=1)
-    assert failed(loop) and "CPU time limit" in loop.rationale, loop
-    big, seen_big = attack(host, "x = bytearray(64 * 1024 ** 3)\nescaped = True", hook)
-    assert failed(big) and "MemoryError" in big.rationale, big
+    loop = contained(host, "escaped = True\nwhile True:\n    pass", hook, ran_through=False, cpu_seconds=1)
+    assert "CPU time limit" in loop.rationale, loop
+    big = contained(host, "x = bytearray(64 * 1024 ** 3)\nescaped = True", hook, ran_through=False)
+    assert "MemoryError" in big.rationale, big
     assert _sandbox_processes() == []
-    host.unharmed(seen_loop, seen_big)
 
 
 def test_rationale_is_only_the_capped_assertion_message():
