@@ -66,3 +66,13 @@ def llama_server(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def bwrap_sandbox() -> None:
+    """Skip, saying why and how to fix it, where rule:code's bubblewrap sandbox cannot run (CI has it)."""
+    from rewardlab.rewards.rules.sandbox import bwrap_problem
+
+    problem = bwrap_problem()
+    if problem is not None:
+        pytest.skip(f"rule:code needs its OS sandbox: {problem}")
