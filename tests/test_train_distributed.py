@@ -6,13 +6,12 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import pytest
 
 from rewardlab.train import bt
 from rewardlab.train.config import BTConfig
-from train_data import arithmetic_pairs, cli_flags, write_jsonl
+from train_data import accelerate_command, arithmetic_pairs, cli_flags, write_jsonl
 
 
 def _free_port() -> int:
@@ -30,10 +29,7 @@ def test_two_processes_match_the_single_process_loss_curve(tmp_path, tiny_bert_d
                 "max_steps": 8, "log_every": 1, "progress": False}
     single = bt.main(BTConfig(out=str(tmp_path / "one"), **settings))
 
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), "-m", "rewardlab.cli", "train", "bt", *cli_flags(settings),
-               "--out", str(tmp_path / "two")]
+    command = accelerate_command(_free_port(), "train", "bt", *cli_flags(settings), "--out", str(tmp_path / "two"))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from rewardlab.train import dpo
-from rewardlab.train.checkpoint import latest_checkpoint
 from rewardlab.train.config import build_config
 from rewardlab.train.dpo import DPOConfig
-from train_data import cli_flags, write_jsonl
+from train_data import accelerate_command, cli_flags, kill_after_checkpoint, write_jsonl
 
 
 def _pairs(n: int, seed: int) -> list[dict]:
@@ -55,19 +52,7 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, policy):
 
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "rewardlab.cli", "train", "dpo", *cli_flags(_settings(data, policy, killed))]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        last = latest_checkpoint(killed)
-        if last is not None and int(last.name.split("-")[1]) >= 10:
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (killed / "rewardlab_train.json").exists()  # it really died mid-run
-    step = int(latest_checkpoint(killed).name.split("-")[1])
+    step = kill_after_checkpoint(command, killed, 10)
     assert 10 <= step < 40
 
     resumed = dpo.main(build_config(DPOConfig, None, _settings(data, policy, killed, resume=True)))
@@ -99,10 +84,7 @@ def test_two_processes_match_the_single_process_loss_curve(tmp_path, policy):
     settings = {"data": str(data), "model": str(policy), "batch_size": 7, "learning_rate": 5e-3,
                 "max_steps": 8, "log_every": 1, "progress": False}
     single = dpo.main(DPOConfig(out=str(tmp_path / "one"), **settings))
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), "-m", "rewardlab.cli", "train", "dpo", *cli_flags(settings),
-               "--out", str(tmp_path / "two")]
+    command = accelerate_command(_free_port(), "train", "dpo", *cli_flags(settings), "--out", str(tmp_path / "two"))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

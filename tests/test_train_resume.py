@@ -4,11 +4,7 @@ run ends; checkpoints are written atomically."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -16,7 +12,7 @@ import torch
 from rewardlab.train import bt
 from rewardlab.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from rewardlab.train.config import BTConfig, build_config
-from train_data import arithmetic_pairs, cli_flags, write_jsonl
+from train_data import arithmetic_pairs, cli_flags, kill_after_checkpoint, write_jsonl
 
 
 def _settings(data, model, out, **extra):
@@ -33,19 +29,7 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, tiny_bert_d
 
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "rewardlab.cli", "train", "bt", *cli_flags(_settings(data, tiny_bert_dir, killed))]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        last = latest_checkpoint(killed)
-        if last is not None and int(last.name.split("-")[1]) >= 10:
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (killed / "rewardlab_train.json").exists()  # it really died mid-run
-    step = int(latest_checkpoint(killed).name.split("-")[1])
+    step = kill_after_checkpoint(command, killed, 10)
     assert 10 <= step < 60
 
     resumed = bt.main(build_config(BTConfig, None, _settings(data, tiny_bert_dir, killed, resume=True)))

@@ -35,3 +35,38 @@ def cli_flags(settings: dict[str, Any]) -> list[str]:
         else:
             flags += [flag, str(value)]
     return flags
+
+
+def kill_after_checkpoint(command: list[str], out: Path, min_step: int, timeout: float = 240) -> int:
+    """Start a training command, SIGKILL it once OUT holds a checkpoint of at least ``min_step``, and
+    return the step of the latest complete checkpoint (the run must really have died mid-way)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from rewardlab.train.checkpoint import latest_checkpoint
+
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        last = latest_checkpoint(out)
+        if last is not None and int(last.name.split("-")[1]) >= min_step:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "rewardlab_train.json").exists()  # it really died mid-run
+    return int(latest_checkpoint(out).name.split("-")[1])
+
+
+def accelerate_command(port: int, *cli: str) -> list[str]:
+    """``accelerate launch`` of 2 CPU processes (gloo) running ``rewardlab CLI...``; accelerate's flag for
+    several processes is --multi_gpu even on CPU."""
+    import sys
+
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "--main_process_port", str(port), "-m", "rewardlab.cli", *cli]

@@ -122,14 +122,19 @@ def add_facade_routes(app: FastAPI, reward: Any, batcher: Any, config: Any, metr
                 texts.append(tok.decode(item, skip_special_tokens=False))
         return [text_sample(parser, t) for t in texts]
 
-    @app.post("/classify")
-    async def classify(body: VLLMPoolingBody) -> Response:
-        """vLLM ``/classify``: one class, the reward (sigmoid unless ``use_activation`` is false)."""
+    async def vllm_values(body: VLLMPoolingBody, endpoint: str) -> tuple[list[Sample], list[float] | None,
+                                                                         Response | None]:
         try:
             samples = await vllm_samples(body)
         except ValueError as exc:
-            return invalid(str(exc))
-        got, failure = await values(samples, "/classify")
+            return [], None, invalid(str(exc))
+        got, failure = await values(samples, endpoint)
+        return samples, got, failure
+
+    @app.post("/classify")
+    async def classify(body: VLLMPoolingBody) -> Response:
+        """vLLM ``/classify``: one class, the reward (sigmoid unless ``use_activation`` is false)."""
+        samples, got, failure = await vllm_values(body, "/classify")
         if failure is not None:
             return failure
         data = [{"index": i, "label": "reward", "probs": [_activate(v, body.activated())], "num_classes": 1}
@@ -144,11 +149,7 @@ def add_facade_routes(app: FastAPI, reward: Any, batcher: Any, config: Any, metr
             return await token_classify(body)
         if body.task not in (None, "classify"):
             return invalid(f"task={body.task} is not served here: rewardlab serves classify and token_classify")
-        try:
-            samples = await vllm_samples(body)
-        except ValueError as exc:
-            return invalid(str(exc))
-        got, failure = await values(samples, "/pooling")
+        samples, got, failure = await vllm_values(body, "/pooling")
         if failure is not None:
             return failure
         data = [{"index": i, "object": "pooling", "data": [_activate(v, body.activated())]} for i, v in enumerate(got)]

@@ -11,16 +11,12 @@ differently, and a served model gives the scores the same model gives locally. T
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from rewardlab.serve.client import MAX_RETRY_AFTER_S, RETRY_STATUSES, RemoteRewardError
+from rewardlab.types import Sample, Score
 
 TRUNCATIONS = ("truncate-left", "truncate-right", "drop", "error")
 COMMON_KEYS = {"model", "tokenizer", "max_length", "truncation", "batch_size", "timeout", "retries", "backoff",
@@ -72,36 +68,20 @@ class ServerOptions:
 
 
 class JsonClient:
-    """POST JSON to one server: transient failures (connection errors, 429/502/503/504) are retried with
-    jittered exponential backoff and Retry-After; a 4xx fails at once with the server's message."""
+    """POST JSON to one server through `rewardlab.serve.client.RemoteReward`'s transport (one retry policy
+    for every HTTP reward): transient failures (connection errors, 429/502/503/504) are retried with
+    jittered exponential backoff and Retry-After; any other 4xx fails at once with the server's message."""
 
     def __init__(self, options: ServerOptions):
         from rewardlab.generation.keys import read_key
+        from rewardlab.serve.client import RemoteReward
 
-        key = read_key(options.api_key_env)
-        self.url, self.retries, self.backoff = options.url.rstrip("/"), options.retries, options.backoff
-        self.max_in_flight = options.max_in_flight
-        self._http = httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {key}"} if key else {},
-                                  timeout=httpx.Timeout(options.timeout, connect=min(10.0, options.timeout)))
+        self.transport = RemoteReward(options.url, timeout=options.timeout, retries=options.retries,
+                                      backoff=options.backoff, api_key=read_key(options.api_key_env))
+        self.url, self.max_in_flight = self.transport.url, options.max_in_flight
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        last = "no attempt made"
-        for attempt in range(self.retries + 1):
-            wait = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)
-            try:
-                response = self._http.post(path, json=body)
-            except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 400:
-                    return response.json()
-                last = f"HTTP {response.status_code}: {response.text[:500]}"
-                if response.status_code not in RETRY_STATUSES:
-                    raise RemoteRewardError(f"{self.url}{path} refused the request: {last}")
-                wait = max(wait, _retry_after(response))
-            if attempt < self.retries:
-                time.sleep(wait)
-        raise RemoteRewardError(f"{self.url}{path} failed after {self.retries + 1} attempts; last: {last}")
+        return self.transport._request("POST", path, json=body).json()
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """``fn`` over ``items`` with up to ``max_in_flight`` requests at once, results in order."""
@@ -111,14 +91,7 @@ class JsonClient:
             return list(pool.map(fn, items))
 
     def close(self) -> None:
-        self._http.close()
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(MAX_RETRY_AFTER_S, max(0.0, float(response.headers.get("retry-after", 0))))
-    except ValueError:
-        return 0.0
+        self.transport.close()
 
 
 @dataclass
@@ -148,6 +121,34 @@ class RewardModelFiles:
         n = int(getattr(self.config, "num_labels", 1) or 1)
         id2label = getattr(self.config, "id2label", None) or {}
         return [id2label.get(i, f"label_{i}") for i in range(n)]
+
+
+def head_scores(reward: Any, samples: Sequence[Sample], post: Callable[[list[tuple[int, list[int]]]], Any]) -> list[
+        Score]:
+    """Score samples with a sequence-classification head behind a server, as ``classifier:`` would locally:
+    encode with the RM's tokenizer (chat template, truncation policy), send the ids in batches (``post``
+    returns one row of raw head outputs per input), read the rows with `rewardlab.rewards.heads.readout`.
+    ``reward`` carries ``files``, ``options``, ``client`` and the ``truncated``/``dropped`` counters."""
+    import numpy as np
+
+    from rewardlab.engine.encoding import encode_samples
+    from rewardlab.rewards.heads import head_spec, readout
+
+    files = reward.files
+    encoded = encode_samples(files.tokenizer, samples, files.max_length, reward.options.truncation)
+    reward.truncated += encoded.truncated
+    reward.dropped += len(encoded.dropped)
+    scores: dict[int, Score] = {i: Score.failure(r) for i, r in encoded.dropped.items()}
+    batches = chunks(list(zip(encoded.kept, encoded.input_ids)), reward.options.batch_size)
+    spec, labels = head_spec(files.config), files.labels
+    for batch, rows in zip(batches, reward.client.map(post, batches)):
+        if any(len(r) != len(labels) for r in rows):
+            raise ValueError(f"{reward.name} returned {len(rows[0])} values per input, but {files.path} has "
+                             f"{len(labels)} labels: is the server running that model (as a classifier)?")
+        values, components = readout(np.asarray(rows, dtype=np.float64), spec, labels)
+        for (i, _), value, comps in zip(batch, values, components):
+            scores[i] = Score(value=float(value), components=comps)
+    return [scores[i] for i in range(len(samples))]
 
 
 def chunks(items: Sequence[Any], size: int) -> list[list[Any]]:

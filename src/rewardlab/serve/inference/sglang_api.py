@@ -21,9 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from rewardlab.serve.inference.common import JsonClient, RewardModelFiles, ServerOptions, body, chunks
+from rewardlab.serve.inference.common import (
+    JsonClient,
+    RewardModelFiles,
+    ServerOptions,
+    body,
+    chunks,
+    head_scores,
+)
 from rewardlab.types import Sample, Score, prompt_to_text
 
 TASKS = ("embed", "score")
@@ -63,33 +68,14 @@ class SGLangReward:
         return self._embed(samples) if self.task == "embed" else self._verdicts(samples)
 
     def _embed(self, samples: Sequence[Sample]) -> list[Score]:
-        from rewardlab.engine.encoding import encode_samples
-        from rewardlab.rewards.heads import head_spec, readout
-
-        files = self.files
-        encoded = encode_samples(files.tokenizer, samples, files.max_length, self.options.truncation)
-        self.truncated += encoded.truncated
-        self.dropped += len(encoded.dropped)
-        scores: dict[int, Score] = {i: Score.failure(r) for i, r in encoded.dropped.items()}
-        batches = chunks(list(zip(encoded.kept, encoded.input_ids)), self.options.batch_size)
-        spec, labels = head_spec(files.config), files.labels
-        for batch, rows in zip(batches, self.client.map(self._post_embeddings, batches)):
-            values, components = readout(np.asarray(rows, dtype=np.float64), spec, labels)
-            for (i, _), value, comps in zip(batch, values, components):
-                scores[i] = Score(value=float(value), components=comps)
-        return [scores[i] for i in range(len(samples))]
+        return head_scores(self, samples, self._post_embeddings)
 
     def _post_embeddings(self, batch: list[tuple[int, list[int]]]) -> list[list[float]]:
         reply = self.client.post("/v1/embeddings", body(self.options.model, input=[ids for _, ids in batch]))
         data = sorted(reply.get("data") or [], key=lambda item: item["index"])
         if len(data) != len(batch):
             raise ValueError(f"{self.name}/v1/embeddings returned {len(data)} results for {len(batch)} inputs")
-        rows = [[float(v) for v in item["embedding"]] for item in data]
-        if any(len(r) != len(self.files.labels) for r in rows):
-            raise ValueError(f"{self.name}/v1/embeddings returned {len(rows[0])} values per input, but "
-                             f"{self.files.path} has {len(self.files.labels)} labels: is it served with "
-                             "--is-embedding, and is it that model?")
-        return rows
+        return [[float(v) for v in item["embedding"]] for item in data]
 
     def verdict_ids(self, sample: Sample) -> list[int]:
         """Token ids of the conversation that ends where the verdict token is predicted."""

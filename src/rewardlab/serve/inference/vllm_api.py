@@ -25,7 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.serve.inference.common import JsonClient, RewardModelFiles, ServerOptions, body, chunks
+from rewardlab.serve.inference.common import (
+    JsonClient,
+    RewardModelFiles,
+    ServerOptions,
+    body,
+    chunks,
+    head_scores,
+)
 from rewardlab.types import Sample, Score
 
 TASKS = ("classify", "token_classify")
@@ -58,31 +65,12 @@ class VLLMReward:
         return self._classify(samples) if self.task == "classify" else self._token_classify(samples)
 
     def _classify(self, samples: Sequence[Sample]) -> list[Score]:
-        from rewardlab.engine.encoding import encode_samples
-        from rewardlab.rewards.heads import head_spec, readout
-
-        files = self.files
-        encoded = encode_samples(files.tokenizer, samples, files.max_length, self.options.truncation)
-        self.truncated += encoded.truncated
-        self.dropped += len(encoded.dropped)
-        scores: dict[int, Score] = {i: Score.failure(r) for i, r in encoded.dropped.items()}
-        batches = chunks(list(zip(encoded.kept, encoded.input_ids)), self.options.batch_size)
-        spec, labels = head_spec(files.config), files.labels
-        for batch, rows in zip(batches, self.client.map(self._post_classify, batches)):
-            values, components = readout(np.asarray(rows, dtype=np.float64), spec, labels)
-            for (i, _), value, comps in zip(batch, values, components):
-                scores[i] = Score(value=float(value), components=comps)
-        return [scores[i] for i in range(len(samples))]
+        return head_scores(self, samples, self._post_classify)
 
     def _post_classify(self, batch: list[tuple[int, list[int]]]) -> list[list[float]]:
         reply = self.client.post("/classify", body(self.options.model, input=[ids for _, ids in batch],
                                                    use_activation=False))
-        rows = [_logits(item) for item in _in_order(reply, len(batch), "/classify")]
-        width = len(self.files.labels)
-        if any(len(r) != width for r in rows):
-            raise ValueError(f"{self.name}/classify returned {len(rows[0])} values per input, but "
-                             f"{self.files.path} has {width} labels: is the server running that model?")
-        return rows
+        return [_logits(item) for item in _in_order(reply, len(batch), "/classify")]
 
     def _token_classify(self, samples: Sequence[Sample]) -> list[Score]:
         from rewardlab.rewards.process import aggregate
