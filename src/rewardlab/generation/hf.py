@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
