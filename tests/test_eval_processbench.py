@@ -10,6 +10,7 @@ import pytest
 
 from rewardlab.evaluate.processbench import SUBSETS, gold_step_flags
 from rewardlab.evaluate.runner import EvalConfig, run
+from rewardlab.types import Score
 from test_prm_models import tiny_token_prm
 
 
@@ -111,3 +112,55 @@ def test_report_lists_the_most_frequent_failure_reasons_only():
     html = _failures({"failed": sum(reasons.values()), "records": 100, "reasons": reasons})
     assert html.count("<li>") == MAX_REASONS + 1 and html.index("NaN score") < html.index("dropped")
     assert "6 more distinct reasons (6 records)" in html
+
+
+class FlatRewardFailingOn:
+    """A real non-process reward (one score per response, no steps) that cannot score prompts starting with
+    'unscorable': it counts what it was asked to score."""
+
+    name = "test:flat"
+
+    def __init__(self):
+        self.scored = 0
+
+    def score(self, samples):
+        self.scored += len(samples)
+        return [Score.failure("cannot score") if s.prompt_text().startswith("unscorable") else Score(1.0)
+                for s in samples]
+
+
+def _step_file(path, prompt_prefix, n=6):
+    rows = [{"id": f"{path.stem}{i}", "problem": f"{prompt_prefix} {i} + {i}?", "steps": [f"{i} + {i} = {2 * i}"],
+             "label": -1 if i % 2 else 0} for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_every_processbench_benchmark_is_probed_before_scoring(tmp_path):
+    first = _step_file(tmp_path / "a.jsonl", "unscorable")  # its probes fail: says nothing about steps
+    second = _step_file(tmp_path / "b.jsonl", "What is")
+    reward = FlatRewardFailingOn()
+    with pytest.raises(ValueError, match="benchmark 'b.jsonl' needs step scores"):
+        run(EvalConfig(reward="test:flat", benches=[str(first), str(second)], out=tmp_path / "x", progress=False),
+            reward=reward)
+    assert reward.scored == 4  # 3 probes of a.jsonl (all failed), 1 of b.jsonl: nothing was fully scored
+    assert not (tmp_path / "x").exists()
+
+
+def test_processbench_goes_through_the_score_and_metrics_stages(tmp_path, prm_spec):
+    from rewardlab import load_reward
+    from rewardlab.evaluate.analysis import Settings
+    from rewardlab.evaluate.benchmarks import load_benchmark
+    from rewardlab.evaluate.processbench import SubsetItems, run_benchmark
+    from rewardlab.evaluate.runner import metrics_stage, score_stage
+
+    bench = load_benchmark(str(_step_file(tmp_path / "s.jsonl", "What is", n=12)))
+    reward = load_reward(prm_spec)
+    items, info = score_stage(reward, bench, progress=False)
+    assert all(isinstance(i, SubsetItems) for i in items) and info["sequences"] == 12
+    block, rows = metrics_stage(bench, items, info, Settings())  # no reward: metrics come from scores alone
+    assert metrics_stage(bench, items, info, Settings()) == (block, rows)
+    direct_block, direct_rows = run_benchmark(reward, bench, progress=False)
+    assert {k: block[k] for k in direct_block if k != "scoring"} == {k: direct_block[k] for k in direct_block
+                                                                     if k != "scoring"}
+    assert rows == direct_rows and block["kind"] == "processbench" and "files" in block

@@ -121,3 +121,43 @@ def test_ties_composite_empty_terms_are_zero_and_reported():
     out = rb.ties_score([rb.TiesGroup("ref", "1", (2.0,), (1.0,))])  # no tied row: only acc_ref counts
     assert out["score"] == pytest.approx(0.3 * 1.0)
     assert out["empty_terms"] == ["correctness_preferred", "correctness_margin"]
+
+
+def test_rewardbench_v1_prior_sets_drop_nan_subsets_like_the_sections():
+    # shp failed entirely (NaN): Prior Sets = mean(0.8, 0.6), not NaN, and shp is listed as missing
+    acc = {"anthropic_helpful": 0.8, "shp": math.nan, "summarize": 0.6, "alpacaeval-easy": math.nan}
+    sections = rb.section_scores(acc)
+    assert sections["Prior Sets"]["score"] == pytest.approx(0.7)
+    assert sections["Prior Sets"]["missing"] == ["anthropic_hhh", "shp"]
+    assert "Chat" not in sections
+    acc["shp"] = acc["anthropic_helpful"] = math.nan
+    acc["summarize"] = math.nan
+    assert "Prior Sets" not in rb.section_scores(acc)
+
+
+def test_rewardbench_v1_interval_is_centred_on_the_score_when_a_subset_fails(tmp_path):
+    import json
+
+    from rewardlab.evaluate.analysis import Settings
+    from rewardlab.evaluate.runner import EvalConfig, run
+    from rewardlab.types import Score
+
+    class Length:
+        name = "test:length"
+
+        def score(self, samples):
+            return [Score.failure("no") if "FAIL" in s.response else Score(float(len(s.response)))
+                    for s in samples]
+
+    rows = [("alpacaeval-easy", "long answer", "short"), ("alpacaeval-easy", "ab", "abc"),
+            ("alpacaeval-hard", "FAIL", "x"), ("mt-bench-hard", "zzzz", "z"), ("shp", "yy", "y"),
+            ("shp", "FAIL", "y"), ("summarize", "q", "qq")]
+    path = tmp_path / "rb1.jsonl"
+    path.write_text("".join(json.dumps({"prompt": "p", "chosen": c, "rejected": r, "subset": s}) + "\n"
+                            for s, c, r in rows))
+    results = run(EvalConfig(reward="test:length", benches=[str(path)], out=tmp_path / "out", report=False,
+                             progress=False, settings=Settings(resamples=0)), reward=Length())
+    primary = results["benchmarks"]["rb1.jsonl"]["metrics"]["primary"]
+    # Chat = alpacaeval-easy only (hard failed): 0.5; Chat Hard 1.0; Prior Sets = mean(shp 1.0, summarize 0.0)
+    assert primary["value"] == pytest.approx((2 * 0.5 + 2 * 1.0 + 1 * 0.5) / 5)
+    assert primary["ci_low"] == pytest.approx(primary["value"]) == pytest.approx(primary["ci_high"])

@@ -166,7 +166,7 @@ def test_normalization_is_applied_and_reported(reward):
     assert not math.isnan(offline)
 
 
-def test_stored_normalization_comes_from_the_model_config(tiny_bert_dir):
+def test_stored_normalization_comes_from_the_model_config(tiny_bert_dir, tmp_path):
     from rewardlab.serve.server import stored_normalization
 
     reward = load_reward(f"classifier:{tiny_bert_dir}")
@@ -174,7 +174,8 @@ def test_stored_normalization_comes_from_the_model_config(tiny_bert_dir):
         stored_normalization(reward)
     reward.loaded.model.config.reward_mean, reward.loaded.model.config.reward_std = 0.25, 4.0
     assert stored_normalization(reward) == Normalization(0.25, 4.0, source="stored")
-    twice = load_reward(f"classifier:{tiny_bert_dir},normalize=true")
-    twice.loaded.model.config.reward_mean, twice.loaded.model.config.reward_std = 0.25, 4.0
+    from test_classifier_normalize import with_stored_stats
+
+    twice = load_reward(f"classifier:{with_stored_stats(tiny_bert_dir, tmp_path / 'stats', 0.25, 4.0)},normalize=true")
     with pytest.raises(ValueError, match="apply it twice"):
         stored_normalization(twice)

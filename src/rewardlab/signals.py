@@ -1,11 +1,18 @@
 """RL signals from rewards: GRPO and RLOO advantages, and sum-form versus min-form step credit.
 
 Pure numpy functions (RESEARCH.md section 2). The GRPO and RLOO functions follow TRL 1.16's conventions
-exactly, so a reward scored here and a reward scored inside TRL give the same advantages:
+exactly (tests/test_signals_trl.py runs TRL's own GRPOTrainer and RLOOTrainer code on the same rewards),
+so a reward scored here and a reward scored inside TRL give the same advantages:
 - a batch is ``(num_prompts * G,)`` with each prompt's G completions consecutive;
 - statistics ignore NaN (a completion a reward function could not score), the std is the unbiased
-  (Bessel-corrected) one, and the denominator is ``std + 1e-4``;
-- a completion no reward function could score gets advantage 0.
+  (Bessel-corrected) one, and the denominator is ``std + 1e-4``.
+
+A completion that *no* reward function could score follows the ``unscorable`` rule, by name:
+- ``exclude`` (default; TRL 1.16, huggingface/trl#5902): it is left out of the group mean, std and
+  leave-one-out baselines, and gets advantage 0. On ``[1, NaN, 0]``: ``[0.707, 0, -0.707]``.
+- ``zero`` (TRL before #5902, and trainers that ``nansum`` across reward functions): the all-NaN row sums
+  to 0, that 0 enters the mean and std, and the completion gets an advantage like any other. On
+  ``[1, NaN, 0]``: ``[1.155, -0.577, -0.577]``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,16 @@ from collections.abc import Sequence
 import numpy as np
 
 EPS = 1e-4  # TRL's constant in (r - mean) / (std + eps)
+UNSCORABLE_RULES = ("exclude", "zero")
+
+
+def _unscorable(rule: str, rewards: np.ndarray, unscorable: np.ndarray) -> np.ndarray:
+    """Rewards with the unscorable entries NaN (``exclude``) or 0 (``zero``), per the module docstring."""
+    if rule not in UNSCORABLE_RULES:
+        raise ValueError(f"unscorable must be one of {', '.join(UNSCORABLE_RULES)}, got {rule!r}")
+    out = rewards.copy()
+    out[unscorable] = np.nan if rule == "exclude" else 0.0
+    return out
 
 
 def _groups(rewards: Sequence[float] | np.ndarray, group_size: int) -> np.ndarray:
@@ -47,14 +64,16 @@ def _nanmean(x: np.ndarray, axis: int | None = None, keepdims: bool = False) -> 
 
 
 def grpo_advantages(rewards: Sequence[float] | np.ndarray, group_size: int, scale: str = "group",
-                    eps: float = EPS) -> np.ndarray:
+                    eps: float = EPS, unscorable: str = "exclude") -> np.ndarray:
     """GRPO group-normalised advantages: A_i = (r_i - mean_G r) / (std r + eps).
 
     ``scale``: ``group`` (std within the prompt's group), ``batch`` (std over the whole batch, mean still
     per group; *Understanding R1-Zero-Like Training* argues the group std biases towards easy prompts),
-    or ``none`` (no division: Dr. GRPO). A group of equal rewards gets zero advantage. ``(B,) -> (B,)``.
+    or ``none`` (no division: Dr. GRPO). A group of equal rewards gets zero advantage. A NaN reward is an
+    unscorable completion, handled by the ``unscorable`` rule (module docstring). ``(B,) -> (B,)``.
     """
     grouped = _groups(rewards, group_size)
+    grouped = _unscorable(unscorable, grouped, np.isnan(grouped))
     mean = _nanmean(grouped, axis=1, keepdims=True)
     if scale == "group":
         std = nanstd(grouped, axis=1, keepdims=True) if group_size > 1 else np.zeros_like(mean)
@@ -72,12 +91,13 @@ def grpo_advantages(rewards: Sequence[float] | np.ndarray, group_size: int, scal
 
 def combine_rewards(rewards_per_func: np.ndarray, weights: Sequence[float] | None = None,
                     group_size: int | None = None, aggregation: str = "sum_then_normalize",
-                    scale: str = "group", eps: float = EPS) -> np.ndarray:
+                    scale: str = "group", eps: float = EPS, unscorable: str = "exclude") -> np.ndarray:
     """Several reward functions' outputs ``(B, K)`` to advantages ``(B,)``, as TRL's GRPOTrainer does.
 
     ``sum_then_normalize``: weighted nansum per row, then `grpo_advantages`. ``normalize_then_sum``:
     each function z-scored within its group, weighted nansum, then the sum z-scored over the batch
-    (TRL's ``multi_objective_aggregation``). Rows where every function is NaN get advantage 0.
+    (TRL's ``multi_objective_aggregation``). Rows where every function is NaN follow ``unscorable``:
+    ``exclude`` leaves them out and gives them advantage 0, ``zero`` keeps their nansum of 0.
     """
     r = np.asarray(rewards_per_func, dtype=np.float64)
     if r.ndim != 2:
@@ -86,30 +106,30 @@ def combine_rewards(rewards_per_func: np.ndarray, weights: Sequence[float] | Non
     if w.shape != (r.shape[1],):
         raise ValueError(f"{w.size} weights for {r.shape[1]} reward functions")
     g = group_size or r.shape[0]
-    unscorable = np.isnan(r).all(axis=1)
+    none_scored = np.isnan(r).all(axis=1)
     if aggregation == "sum_then_normalize":
-        total = np.nansum(r * w, axis=1)
-        total[unscorable] = np.nan
+        total = _unscorable(unscorable, np.nansum(r * w, axis=1), none_scored)
         return grpo_advantages(total, g, scale, eps)
     if aggregation != "normalize_then_sum":
         raise ValueError(f"aggregation must be sum_then_normalize or normalize_then_sum, got {aggregation!r}")
     grouped = r.reshape(-1, g, r.shape[1])
     std_k = nanstd(grouped, axis=1, keepdims=True) if g > 1 else np.zeros((grouped.shape[0], 1, r.shape[1]))
     z = ((grouped - _nanmean(grouped, axis=1, keepdims=True)) / (std_k + eps)).reshape(r.shape)
-    total = np.nansum(z * w, axis=1)
-    total[unscorable] = np.nan
+    total = _unscorable(unscorable, np.nansum(z * w, axis=1), none_scored)
     std = nanstd(total) if total.size > 1 else np.zeros(())
     return np.nan_to_num((total - _nanmean(total)) / (std + eps), nan=0.0)
 
 
 def rloo_advantages(rewards: Sequence[float] | np.ndarray, group_size: int, normalize: bool = False,
-                    eps: float = EPS) -> np.ndarray:
+                    eps: float = EPS, unscorable: str = "exclude") -> np.ndarray:
     """RLOO: A_i = r_i - (1 / (G' - 1)) * sum_{j != i} r_j over the G' scorable completions of the group.
 
     (*Back to Basics: Revisiting REINFORCE Style Optimization*; TRL's RLOOTrainer.) With ``normalize``
-    the advantages are then z-scored over the batch. A group with one scorable completion gives 0.
+    the advantages are then z-scored over the batch. A group with one scorable completion gives 0. With
+    ``unscorable="zero"`` a NaN reward counts as 0 and every completion is scorable (G' = G).
     """
     grouped = _groups(rewards, group_size)
+    grouped = _unscorable(unscorable, grouped, np.isnan(grouped))
     scorable = np.sum(~np.isnan(grouped), axis=1, keepdims=True)
     total = np.nansum(grouped, axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):

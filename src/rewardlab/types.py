@@ -8,6 +8,7 @@ They are plain dataclasses on purpose: cheap to build in hot loops, trivially JS
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,16 @@ class Score:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.value == self.value  # NaN != NaN
+        """No error and a finite value: NaN and ±inf are failures (an inf reward would win every comparison
+        and turn means, margins and calibration into NaN)."""
+        return self.error is None and math.isfinite(self.value)
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why this score is not ``ok`` (``None`` when it is): the error, else what is wrong with the value."""
+        if self.ok:
+            return None
+        return self.error or ("NaN score" if self.value != self.value else f"non-finite score {self.value}")
 
     @classmethod
     def failure(cls, reason: str) -> Score:

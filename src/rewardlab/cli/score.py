@@ -84,7 +84,8 @@ def _score_pairs(scorer, pairs, show) -> tuple[list[dict[str, Any]], dict[str, A
 
     chosen, rejected, report = score_pairs(scorer, pairs, show_progress=show)
     rows = [{"id": pair.id, "subset": pair.subset, "source": pair.source,
-             "chosen_score": _num(c.value), "rejected_score": _num(r.value), "error": c.error or r.error}
+             "chosen_score": _num(c.value), "rejected_score": _num(r.value),
+             "error": c.failure_reason or r.failure_reason}
             for pair, c, r in zip(pairs, chosen, rejected)]
     strict = pairwise_accuracy(_values(chosen), _values(rejected))["strict"]  # a tie is wrong, as TRL counts
     summary = _report_fields(report)
@@ -104,7 +105,7 @@ def _score_samples(scorer, samples, show) -> tuple[list[dict[str, Any]], dict[st
     scores, report = score_samples(scorer, samples, show_progress=show)
     rows = [{"id": s.metadata.get("id"), "source": s.metadata.get("source"), "score": _num(sc.value),
              "components": sc.components or None, "steps": sc.steps, "rationale": sc.rationale,
-             "error": sc.error} for s, sc in zip(samples, scores)]
+             "error": sc.failure_reason} for s, sc in zip(samples, scores)]
     return rows, _report_fields(report)
 
 
@@ -114,7 +115,7 @@ def _report_fields(report) -> dict[str, Any]:
 
 
 def _num(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None  # strict JSON has no NaN or inf
 
 
 def _print_summary(name: str, summary: dict[str, Any]) -> None:

@@ -65,15 +65,16 @@ def comparisons(s: Scored) -> tuple[np.ndarray, ...]:
     itself; RM-Bench gives its 9 style combinations; a best-of-N group every (correct, incorrect) pair.
     A failed record (any NaN) contributes nothing, as in every other metric.
     Returns chosen, rejected, chosen_len, rejected_len arrays."""
-    rows: list[tuple[float, float, float, float]] = []
+    columns: list[list[np.ndarray]] = [[], [], [], []]
     for v, c, n in zip(s.values, s.correct, s.lengths):
         if np.isnan(v).any():
             continue
-        good, bad = np.flatnonzero(c), np.flatnonzero(~c)
-        rows.extend((v[i], v[j], n[i], n[j]) for i in good for j in bad)
-    if not rows:
-        return tuple(np.zeros(0) for _ in range(4))
-    return tuple(np.array(col, dtype=np.float64) for col in zip(*rows))
+        good, bad = np.flatnonzero(c), np.flatnonzero(~c)  # pairs in (good, bad) row-major order
+        columns[0].append(np.repeat(v[good], bad.size))
+        columns[1].append(np.tile(v[bad], good.size))
+        columns[2].append(np.repeat(n[good], bad.size))
+        columns[3].append(np.tile(n[bad], good.size))
+    return tuple(np.concatenate(col).astype(np.float64) if col else np.zeros(0) for col in columns)
 
 
 def _sides(s: Scored) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +127,7 @@ def _pairwise(s: Scored, credit: np.ndarray, st: Settings) -> dict[str, Any]:
         accuracy = {k: v["strict"]["value"] for k, v in subsets.items()}
         sections = rb.section_scores(accuracy)
         score = rb.overall_score({k: v["score"] for k, v in sections.items()})
-        weights = rb.subset_weights(names)
+        weights = rb.subset_weights([k for k, v in accuracy.items() if not math.isnan(v)])
         index = _by_subset(s)
         _, low, high = m.stratified_bootstrap([credit[index[k]] for k in weights], list(weights.values()),
                                               st.resamples, st.seed)

@@ -1,6 +1,6 @@
 """Diagnostics beyond accuracy: calibration, length and position bias, reward statistics (RESEARCH 4.6, 4.7).
 
-Pure numpy over score arrays; NaN entries (failures) are dropped pairwise and counted by the callers.
+Pure numpy over score arrays; NaN and ±inf entries (failures) are dropped pairwise and counted by the callers.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def calibration(chosen: np.ndarray, rejected: np.ndarray, bins: int = DEFAULT_BI
     reliability diagram (bin edges, count, mean confidence, observed frequency; empty bins are null).
     """
     c, r = np.asarray(chosen, dtype=np.float64), np.asarray(rejected, dtype=np.float64)
-    keep = ~(np.isnan(c) | np.isnan(r))
+    keep = np.isfinite(c) & np.isfinite(r)  # NaN and ±inf are failures (inf - inf has no probability)
     p = sigmoid((c[keep] - r[keep]) / temperature)
     probs = np.concatenate([p, 1.0 - p])
     outcomes = np.concatenate([np.ones_like(p), np.zeros_like(p)])
@@ -41,6 +41,8 @@ def calibration_from_probs(probs: np.ndarray, outcomes: np.ndarray, bins: int = 
     p, o = np.asarray(probs, dtype=np.float64), np.asarray(outcomes, dtype=np.float64)
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
+    if np.any(~((p >= 0) & (p <= 1))):  # NaN included: a probability outside [0, 1] has no bin
+        raise ValueError("probabilities must lie in [0, 1] (drop failed items before calibrating)")
     edges = np.linspace(0.0, 1.0, bins + 1)
     index = np.minimum((p * bins).astype(int), bins - 1)
     counts = np.bincount(index, minlength=bins)
@@ -145,11 +147,12 @@ def reward_stats(chosen: np.ndarray, rejected: np.ndarray, margin: np.ndarray | 
 
     ``chosen`` and ``rejected`` are the rewards of the better / worse responses, each response once (their
     lengths may differ, e.g. 1 correct and 3 incorrect answers per group); ``margin`` holds r_c - r_r per
-    gold comparison (default: ``chosen - rejected`` element-wise, for pairs). NaNs are dropped.
+    gold comparison (default: ``chosen - rejected`` element-wise, for pairs). NaN and ±inf are dropped.
     """
     c, r = np.asarray(chosen, dtype=np.float64), np.asarray(rejected, dtype=np.float64)
-    margin = c - r if margin is None else np.asarray(margin, dtype=np.float64)
-    c, r, margin = c[~np.isnan(c)], r[~np.isnan(r)], margin[~np.isnan(margin)]
+    with np.errstate(invalid="ignore"):  # inf - inf: dropped below with the other non-finite margins
+        margin = c - r if margin is None else np.asarray(margin, dtype=np.float64)
+    c, r, margin = c[np.isfinite(c)], r[np.isfinite(r)], margin[np.isfinite(margin)]
     if c.size == 0 or r.size == 0:
         return {"n": 0}
     q = [0.05, 0.25, 0.5, 0.75, 0.95]

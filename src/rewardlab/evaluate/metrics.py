@@ -8,7 +8,6 @@ False, which would hide a tie). Bootstrap resampling is seeded, so the same inpu
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
+LARGE_BOOTSTRAP = 50_000_000  # resamples x items above which `bootstrap_ci` resamples level counts
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,10 @@ def bootstrap_ci(values: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: i
     """Percentile bootstrap CI of the mean of ``values`` (NaNs must be removed by the caller).
 
     Items are resampled with replacement ``resamples`` times from ``np.random.default_rng(seed)``.
-    Fewer than 2 items give ``(mean, mean)``; no items give ``(nan, nan)``.
+    Fewer than 2 items give ``(mean, mean)``; no items give ``(nan, nan)``. Above ``LARGE_BOOTSTRAP`` drawn
+    items (e.g. the ~10^6 within-group comparisons of a best-of-1024 file) values with few distinct levels
+    (credits 0 / 0.5 / 1) are resampled as multinomial counts per level: the same bootstrap distribution of
+    the mean, in O(resamples x levels) instead of O(resamples x items).
     """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
@@ -64,7 +67,11 @@ def bootstrap_ci(values: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: i
     if v.size == 1 or resamples <= 0:
         return float(v.mean()), float(v.mean())
     rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+    levels, counts = np.unique(v, return_counts=True) if v.size * resamples > LARGE_BOOTSTRAP else (None, None)
+    if levels is not None and levels.size <= 64:
+        means = rng.multinomial(v.size, counts / v.size, size=resamples) @ levels / v.size
+    else:
+        means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return float(low), float(high)
@@ -147,33 +154,88 @@ def rewardbench2_credit(scores: np.ndarray) -> np.ndarray:
     return best_of_n_credit(s, correct)
 
 
-def best_of_n_curve(scores: np.ndarray, gold: np.ndarray, ns: list[int] | None = None) -> list[dict[str, float]]:
+def best_of_n_weights(m: int, n: int) -> np.ndarray:
+    """P(the candidate of ascending rank r is the best of a uniform random n-subset of m), shape ``(m,)``.
+
+    The best of a subset has rank r exactly when it is in the subset with n - 1 of the r candidates below
+    it: ``C(r, n - 1) / C(m, n)`` (RESEARCH 4.10's order-statistics estimator). Computed as a product of
+    ratios from the top rank (``w[m-1] = n / m``, ``w[r-1] = w[r] (r - n + 1) / r``), every factor <= 1, so
+    no binomial overflows for m in the thousands. The weights sum to 1 (hockey-stick identity).
+    """
+    if not 1 <= n <= m:
+        raise ValueError(f"best-of-{n} needs 1 <= n <= pool size {m}")
+    w = np.zeros(m)
+    r = np.arange(m - 1, n - 1, -1, dtype=np.float64)  # r = m-1 .. n: gives w[r-1]
+    w[m - 1] = n / m
+    w[n - 1:m - 1] = (n / m) * np.cumprod((r - n + 1) / r)[::-1]
+    return w
+
+
+def best_of_n_expectations(scores: np.ndarray, gold: np.ndarray, ns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group exact expected gold and proxy of best-of-N, each of shape ``(groups, len(ns))``.
+
+    The expectation is over the uniform random size-N subsets (without replacement) of each group's pool of
+    M, with ties in score broken uniformly at random: equal to enumerating all C(M, N) subsets and, in each,
+    averaging the gold of the candidates tied at the subset's maximum. Uniform tie-breaking inside a subset is
+    the same as one uniformly random order of each tie class, fixed before the subset is drawn, so a tie
+    class occupying ranks lo..hi contributes its *mean* gold times ``sum(best_of_n_weights[lo..hi])``.
+    Cost: one sort per group and one ``(M, len(ns))`` product, O(M log M + M len(ns)) per group.
+
+    ``scores`` and ``gold`` have shape ``(groups, M)``; a group with a non-finite score (NaN failure, or
+    ±inf) gets NaN in every column. The rows are what a per-N bootstrap CI resamples (`best_of_n_curve`).
+    """
+    s, g = np.asarray(scores, dtype=np.float64), np.asarray(gold, dtype=np.float64)
+    if s.shape != g.shape or s.ndim != 2:
+        raise ValueError(f"scores {s.shape} and gold {g.shape} must be the same 2-D shape")
+    groups, m = s.shape
+    failed = ~np.isfinite(s).all(axis=1)
+    s = np.where(failed[:, None], 0.0, s)
+    order = np.argsort(s, axis=1, kind="stable")
+    ss, gg = np.take_along_axis(s, order, axis=1), np.take_along_axis(g, order, axis=1)
+    starts = np.ones(s.shape, dtype=bool)
+    starts[:, 1:] = ss[:, 1:] != ss[:, :-1]
+    tie_class = (np.cumsum(starts, axis=1) - 1 + (np.arange(groups) * m)[:, None]).ravel()
+    sums = np.bincount(tie_class, weights=gg.ravel(), minlength=groups * m)
+    counts = np.bincount(tie_class, minlength=groups * m)
+    class_gold = (sums / np.maximum(counts, 1))[tie_class].reshape(s.shape)
+    weights = np.stack([best_of_n_weights(m, n) for n in ns], axis=1) if ns else np.zeros((m, 0))
+    gold_e, proxy_e = class_gold @ weights, ss @ weights
+    gold_e[failed], proxy_e[failed] = np.nan, np.nan
+    return gold_e, proxy_e
+
+
+def default_best_of_n_sizes(m: int) -> list[int]:
+    """N = 1, 2, 4, ... up to the pool size M, and M itself when it is not a power of two."""
+    return [n for n in (2**k for k in range(m.bit_length())) if n <= m] + ([m] if m and m & (m - 1) else [])
+
+
+def best_of_n_curve(scores: np.ndarray, gold: np.ndarray, ns: list[int] | None = None, ci: bool = False,
+                    resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> list[dict[str, float]]:
     """Exact expected gold and proxy reward of best-of-N for N = 1, 2, 4, ... up to the pool size M.
 
     For each N the expectation is over all C(M, N) subsets of each group's pool (RESEARCH 4.10: the exact
-    order-statistics estimate, no sampling noise); ties inside a subset are broken uniformly. ``gold`` is
-    the gold value of each candidate (0/1 correctness or a gold score), shape ``(groups, M)``. Failed groups
-    (any NaN score) are excluded. Over-optimisation shows as ``proxy`` rising while ``gold`` falls.
+    order-statistics estimate, no sampling noise; `best_of_n_expectations`); ties inside a subset are broken
+    uniformly. ``gold`` is the gold value of each candidate (0/1 correctness or a gold score), shape
+    ``(groups, M)``. Failed groups (any NaN or infinite score) are excluded. Over-optimisation shows as
+    ``proxy`` rising while ``gold`` falls. ``ci=True`` adds ``gold_ci_low`` / ``gold_ci_high``: a percentile
+    bootstrap over groups of the per-group expectations.
     """
     s, g = np.asarray(scores, dtype=np.float64), np.asarray(gold, dtype=np.float64)
-    keep = ~np.isnan(s).any(axis=1)
-    s, g = s[keep], g[keep]
-    m = s.shape[1] if s.ndim == 2 else 0
-    if ns is None:
-        ns = [n for n in (2**k for k in range(12)) if n <= m] + ([m] if m and m & (m - 1) else [])
+    if s.size == 0:  # no groups at all: an empty curve
+        s = g = np.zeros((0, s.shape[1] if s.ndim == 2 else 0))
+    m = s.shape[1]
+    ns = default_best_of_n_sizes(m) if ns is None else list(ns)
+    gold_e, proxy_e = best_of_n_expectations(s, g, ns)
+    keep = np.isfinite(s).all(axis=1)
+    gold_e, proxy_e = gold_e[keep], proxy_e[keep]
     rows = []
-    for n in ns:
-        subsets = list(itertools.combinations(range(m), n))
-        gold_sum = np.zeros(len(s))
-        proxy_sum = np.zeros(len(s))
-        for subset in subsets:
-            sub_s, sub_g = s[:, subset], g[:, subset]
-            top = sub_s == sub_s.max(axis=1, keepdims=True)
-            gold_sum += (top * sub_g).sum(axis=1) / top.sum(axis=1)
-            proxy_sum += sub_s.max(axis=1)
-        rows.append({"n": n, "gold": float(np.mean(gold_sum / len(subsets))) if len(s) else math.nan,
-                     "proxy": float(np.mean(proxy_sum / len(subsets))) if len(s) else math.nan,
-                     "kl_bon": math.log(n) - (n - 1) / n})
+    for j, n in enumerate(ns):
+        row = {"n": n, "gold": float(gold_e[:, j].mean()) if len(gold_e) else math.nan,
+               "proxy": float(proxy_e[:, j].mean()) if len(proxy_e) else math.nan,
+               "kl_bon": math.log(n) - (n - 1) / n}
+        if ci:
+            row["gold_ci_low"], row["gold_ci_high"] = bootstrap_ci(gold_e[:, j], resamples, seed)
+        rows.append(row)
     return rows
 
 

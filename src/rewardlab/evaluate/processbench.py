@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.evaluate.diagnostics import rankdata
+
 SUBSETS = ("gsm8k", "math", "olympiadbench", "omnimath")
 StepScores = Sequence[float] | None
 """Per-step scores of one item, or None where the reward failed on it."""
@@ -123,23 +125,9 @@ def step_auroc(step_scores: Sequence[StepScores], labels: Sequence[int]) -> floa
     if not good or not bad:
         return math.nan
     g, b = np.asarray(good, dtype=np.float64), np.asarray(bad, dtype=np.float64)
-    ranks = _average_ranks(np.concatenate([g, b]))
+    ranks = rankdata(np.concatenate([g, b]))
     u = ranks[: len(g)].sum() - len(g) * (len(g) + 1) / 2
     return float(u / (len(g) * len(b)))
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values))
-    sorted_vals = values[order]
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and sorted_vals[j + 1] == sorted_vals[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
 
 
 def in_dev_split(item_id: str, fraction: float, seed: int = 0) -> bool:
@@ -292,7 +280,7 @@ def score_records(reward: Any, records: Sequence[Any], progress: bool | None = N
         items.labels.append(record.first_error if record.first_error is not None else -1)
         items.step_scores.append(list(score.steps) if score.ok else None)
         if not score.ok:
-            items.errors[item_id] = score.error or "non-finite score"
+            items.errors[item_id] = score.failure_reason or "non-finite score"
     info = {"sequences": report.requested, "failed_sequences": report.failed, "seconds": report.seconds,
             "real_tokens": report.real_tokens, "tokens_per_s": report.tokens_per_second}
     return [groups[name] for name in SUBSETS if name in groups] + [
@@ -308,9 +296,17 @@ def evaluate_benchmark(reward: Any, bench: Any, progress: bool | None = None, de
 
 def run_benchmark(reward: Any, bench: Any, progress: bool | None = None, dev_fraction: float = 0.3,
                   threshold: float | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`evaluate_benchmark`'s block plus one ``items.jsonl`` row per item (step scores, gold label, split,
-    prediction at the frozen tau and whether it hit), which is what `rewardlab compare` pairs on."""
+    """`evaluate_benchmark`'s block plus its ``items.jsonl`` rows: `score_records` then `benchmark_block`,
+    the runner's score and metrics stages for this kind."""
     items, info = score_records(reward, bench.records, progress)
+    return benchmark_block(bench.name, items, info, dev_fraction, threshold)
+
+
+def benchmark_block(bench_name: str, items: Sequence[SubsetItems], info: dict[str, Any], dev_fraction: float = 0.3,
+                    threshold: float | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The metrics stage: choose tau, score the held-out items; the block (``scoring``, ``metrics``) and one
+    ``items.jsonl`` row per item (step scores, gold label, split, prediction at the frozen tau and whether
+    it hit), which is what `rewardlab compare` pairs on."""
     present = {i.name for i in items}
     missing = {name: "file not found under the data root" for name in SUBSETS if name not in present}
     result = compute_result(items, missing, dev_fraction, threshold)
@@ -326,7 +322,7 @@ def run_benchmark(reward: Any, bench: Any, progress: bool | None = None, dev_fra
                "failures": {"failed": failed, "records": records, "requested": records, "reasons": reasons,
                             "examples": [k for i in items for k in i.errors][:10]},
                "processbench": result.to_dict()}
-    return {"scoring": info, "metrics": metrics}, item_rows(bench.name, items, result)
+    return {"scoring": info, "metrics": metrics}, item_rows(bench_name, items, result)
 
 
 def item_rows(bench_name: str, items: Sequence[SubsetItems], result: ProcessBenchResult) -> list[dict[str, Any]]:

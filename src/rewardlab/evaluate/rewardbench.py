@@ -54,7 +54,7 @@ def section_scores(subset_accuracy: Mapping[str, float], counts: Mapping[str, in
                    mapping: Mapping[str, Sequence[str]] = SUBSET_MAPPING) -> dict[str, dict]:
     """Per section: ``score`` = sum(acc_s * n_s) / sum(n_s) over the present subsets, and ``missing``.
 
-    NaN subset accuracies (every item failed) are treated as missing, never as 0.
+    NaN subset accuracies (every item failed) are treated as missing, never as 0, in the Prior Sets too.
     """
     out: dict[str, dict] = {}
     for section, subsets in mapping.items():
@@ -64,10 +64,10 @@ def section_scores(subset_accuracy: Mapping[str, float], counts: Mapping[str, in
         total = sum(counts[s] for s in present)
         score = sum(subset_accuracy[s] * counts[s] for s in present) / total
         out[section] = {"score": score, "missing": [s for s in subsets if s not in present]}
-    prior = [subset_accuracy[s] for s in PRIOR_SETS if s in subset_accuracy]
+    prior = [s for s in PRIOR_SETS if s in subset_accuracy and not math.isnan(subset_accuracy[s])]
     if prior:
-        out["Prior Sets"] = {"score": float(np.mean(prior)), "missing": [s for s in PRIOR_SETS
-                                                                          if s not in subset_accuracy]}
+        out["Prior Sets"] = {"score": float(np.mean([subset_accuracy[s] for s in prior])),
+                             "missing": [s for s in PRIOR_SETS if s not in prior]}
     return out
 
 
@@ -84,7 +84,8 @@ def subset_weights(subsets: Sequence[str], counts: Mapping[str, int] = EXAMPLE_C
                    weights: Mapping[str, float] = SECTION_WEIGHTS) -> dict[str, float]:
     """Each present subset's share of the overall score: section weight x n_s / (section's present n),
     so ``overall_score(section_scores(acc)) == sum(w_s acc_s) / sum(w_s)``. The bootstrap CI of the
-    overall score resamples items within subsets with these weights."""
+    overall score resamples items within subsets with these weights; pass only the subsets that
+    `section_scores` counts as present (not NaN), or the two disagree."""
     present = set(subsets)
     out: dict[str, float] = {}
     for section, names in mapping.items():

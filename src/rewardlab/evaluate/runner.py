@@ -56,22 +56,12 @@ def run(config: EvalConfig, reward: Any = None) -> dict[str, Any]:
     t = time.perf_counter()
     blocks: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    scored = []
-    for bench in benches:
-        if bench.kind == "processbench":  # scored and measured in one step: tau is chosen on its dev split
-            from rewardlab.evaluate import processbench
-
-            block, bench_rows = processbench.run_benchmark(reward, bench, config.progress)
-            blocks[bench.name] = {**describe(bench), **block}
-            rows.extend(bench_rows)
-        else:
-            scored.append((bench, score_benchmark(reward, bench, config.progress)))
+    scored = [(bench, score_stage(reward, bench, config.progress)) for bench in benches]
     timings["score"] = time.perf_counter() - t
     t = time.perf_counter()
     for bench, (s, info) in scored:
-        blocks[bench.name] = {**describe(bench), "scoring": info, "metrics": analyse(s, config.settings)}
-        rows.extend(item_rows(bench, s))
-    blocks = {b.name: blocks[b.name] for b in benches}  # the order asked for
+        blocks[bench.name], bench_rows = metrics_stage(bench, s, info, config.settings)
+        rows.extend(bench_rows)
     timings["metrics"] = time.perf_counter() - t
     results = aggregate(config, reward, blocks)
     results["timings_s"] = timings
@@ -80,18 +70,41 @@ def run(config: EvalConfig, reward: Any = None) -> dict[str, Any]:
     return results
 
 
-def check_capabilities(reward: Any, benches: Sequence[Benchmark]) -> None:
+def check_capabilities(reward: Any, benches: Sequence[Benchmark], probes: int = 3) -> None:
     """Fail before any long scoring job when a benchmark needs what the reward cannot give: ProcessBench
-    needs step scores, so the reward scores one item first and must return ``Score.steps``."""
+    needs step scores, so the reward scores an item of every such benchmark first (the first that scores,
+    of up to ``probes``) and must return ``Score.steps``."""
     for bench in benches:
-        if bench.kind != "processbench" or not bench.records:
+        if bench.kind != "processbench":
             continue
-        probe = reward.score([bench.records[0].sample()])[0]
-        if probe.ok and probe.steps is None:
-            raise ValueError(f"benchmark {bench.name!r} needs step scores, but reward {getattr(reward, 'name', reward)}"
-                             " returns one score per response; use a process reward (process:PATH or "
-                             "process:implicit,policy=..,ref=..; docs/prm.md)")
-        return
+        for record in bench.records[:probes]:
+            probe = reward.score([record.sample()])[0]
+            if probe.ok and probe.steps is None:
+                raise ValueError(f"benchmark {bench.name!r} needs step scores, but reward "
+                                 f"{getattr(reward, 'name', reward)} returns one score per response; use a process "
+                                 "reward (process:PATH or process:implicit,policy=..,ref=..; docs/prm.md)")
+            if probe.ok:
+                break
+
+
+def score_stage(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[Any, dict[str, Any]]:
+    """The score stage of one benchmark: its scored items (kind-specific) and the scoring report."""
+    if bench.kind == "processbench":
+        from rewardlab.evaluate import processbench
+
+        return processbench.score_records(reward, bench.records, progress)
+    return score_benchmark(reward, bench, progress)
+
+
+def metrics_stage(bench: Benchmark, scored: Any, info: dict[str, Any], settings: Settings) -> tuple[
+        dict[str, Any], list[dict[str, Any]]]:
+    """The metrics stage of one benchmark: its results block and its ``items.jsonl`` rows."""
+    if bench.kind == "processbench":  # tau is chosen on its dev split here, from the scores alone
+        from rewardlab.evaluate import processbench
+
+        block, rows = processbench.benchmark_block(bench.name, scored, info)
+        return {**describe(bench), **block}, rows
+    return {**describe(bench), "scoring": info, "metrics": analyse(scored, settings)}, item_rows(bench, scored)
 
 
 def score_benchmark(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[Scored, dict[str, Any]]:
@@ -108,7 +121,7 @@ def score_benchmark(reward: Any, bench: Benchmark, progress: bool | None) -> tup
         size = 2 if bench.kind == "pairwise" else len(record.responses)
         part = scores[start:start + size]
         values.append(np.array([sc.value if sc.ok else math.nan for sc in part], dtype=np.float64))
-        errors.append(next((sc.error or "NaN score" for sc in part if not sc.ok), None))
+        errors.append(next((sc.failure_reason for sc in part if not sc.ok), None))
         correct.append(_gold(bench.kind, record))
         lengths.append(np.asarray(all_lengths[start:start + size], dtype=np.float64))
         start += size

@@ -2,7 +2,8 @@
 
 TRL calls ``f(prompts=..., completions=..., completion_ids=..., **columns)`` and expects one float per
 completion, or ``None`` for "this reward does not apply" (it becomes NaN and is left out of TRL's
-nan-aware sums and baselines). Here:
+nan-aware sums; a completion every function returns ``None`` for is left out of TRL 1.16's group baselines
+and gets advantage 0, `rewardlab.signals`' ``unscorable="exclude"`` rule). Here:
 - ``prompts`` / ``completions`` may be plain strings or conversations (lists of ``{"role", "content"}``
   messages, content possibly a list of typed parts); a conversational completion's messages are joined;
 - the gold answer comes from the first dataset column present among ``reference``, ``solution``,

@@ -57,7 +57,7 @@ class ClassifierOptions:
             batch=batch,
             device=options.get("device"),
             dtype=options.get("dtype"),
-            normalize=options.get("normalize", "false").lower() in {"1", "true", "yes"},
+            normalize=_flag("normalize", options.get("normalize", "false")),
             concat=_inputs_mode(options.get("inputs", "pair")),
             backend=_backend(options.get("backend", "torch")),
         )
@@ -76,6 +76,8 @@ class ClassifierReward:
         config = self.loaded.model.config
         self.max_length = self.options.max_length or model_max_length(self.loaded.tokenizer, config)
         self.labels = [config.id2label.get(i, f"label_{i}") for i in range(config.num_labels)]
+        if self.options.normalize:
+            self._check_normalization()
         self.stats = ForwardStats()
         self.truncated = 0
         self.dropped = 0
@@ -109,10 +111,20 @@ class ClassifierReward:
         """Read the head as training described it (scalar, attributes, ordinal expectation, ensemble)."""
         values, components = readout(row[None], head_spec(self.loaded.model.config), self.labels)
         value = float(values[0])
-        mean, std = self.normalization()
-        if self.options.normalize and mean is not None:
-            value = (value - mean) / (std or 1.0)
+        if self.options.normalize:
+            mean, std = self.normalization()
+            value = (value - mean) / std
         return Score(value=value, components=components[0])
+
+    def _check_normalization(self) -> None:
+        """``normalize=true`` needs the stored statistics: without them the scores would silently be raw."""
+        mean, std = self.normalization()
+        if mean is None or std is None:
+            raise ValueError(f"{self.name}: normalize=true, but the model config stores no reward_mean/reward_std "
+                             "(rewardlab train writes them); drop normalize=true, or serve with --norm-mean and "
+                             "--norm-std")
+        if not std > 0:
+            raise ValueError(f"{self.name}: stored reward_std is {std}; normalize=true needs a positive std")
 
     def normalization(self) -> tuple[float | None, float | None]:
         """Reward mean/std stored by ``rewardlab train`` in the model config (as OpenRLHF does)."""
@@ -150,3 +162,10 @@ def _inputs_mode(value: str) -> bool:
     if value not in {"pair", "concat"}:
         raise ValueError(f"classifier option inputs={value!r}: use pair or concat")
     return value == "concat"
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in {"1", "true", "yes", "0", "false", "no"}:
+        raise ValueError(f"classifier option {name}={value!r}: use true or false")
+    return lowered in {"1", "true", "yes"}

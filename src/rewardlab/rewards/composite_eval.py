@@ -58,8 +58,8 @@ class Evaluator:
                 raise RuntimeError(f"{node.spec} returned {len(scores)} scores for {len(need)} samples")
             for j, i in enumerate(need):
                 self.extras[node.name][i] = (dict(scores[j].components), scores[j].rationale)
-            values = np.array([s.value if s.error is None else np.nan for s in scores], dtype=np.float64)
-            return values, [s.error or (None if s.value == s.value else "NaN score") for s in scores], \
+            values = np.array([s.value if s.ok else np.nan for s in scores], dtype=np.float64)
+            return values, [s.failure_reason for s in scores], \
                 [s.steps for s in scores]
         if node.op == "gate":
             return self.gate(node, need)
