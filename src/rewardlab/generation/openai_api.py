@@ -19,6 +19,7 @@ import asyncio
 import json
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,7 @@ class OpenAIGenerator:
         self.cache = None if config.cache == "off" else GenerationCache(path)
         self.limiter = RateLimiter(config.rpm, config.tpm)
         self.stats = GenerationStats()
+        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @classmethod
     def from_spec(cls, argument: str, api_key: str | None = None,
@@ -126,7 +128,7 @@ class OpenAIGenerator:
         results: list[list[Completion | None]] = [[found.get(k) for k in row] for row in keys]
         jobs = [(i, [j for j, c in enumerate(row) if c is None]) for i, row in enumerate(results)]
         jobs = [(i, missing) for i, missing in jobs if missing]
-        semaphore = asyncio.Semaphore(self.config.concurrency)
+        semaphore = self._semaphore()
         async with self._client() as client:
             tasks = [asyncio.ensure_future(self._fill(client, semaphore, prompts[i], params, missing))
                      for i, missing in jobs]
@@ -155,6 +157,12 @@ class OpenAIGenerator:
         identity = {"model": c.model, "endpoint": wire.endpoint_for(prompt, c.endpoint), "namespace": c.namespace,
                     "n_per_request": c.n_per_request and not params.greedy}
         return completion_key(identity, prompt, params.cache_fields(), index)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        """``concurrency`` bounds the whole backend, not one call: concurrent calls on one loop (many groups
+        judged at once) share one semaphore. Each event loop gets its own (a semaphore binds to its loop)."""
+        loop = asyncio.get_running_loop()
+        return self._semaphores.setdefault(loop, asyncio.Semaphore(self.config.concurrency))
 
     def _client(self) -> httpx.AsyncClient:
         headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
