@@ -32,6 +32,7 @@ from rewardlab.generation.base import (
     SamplingParams,
     VerdictProbs,
     plain_chat_text,
+    repeat_greedy,
     sample_seed,
     truncate_at_stop,
 )
@@ -174,7 +175,7 @@ class HFGenerator:
         out = []
         for i, row in enumerate(results):
             done_row = [c for c in row if c is not None]
-            out.append(done_row * params.n if params.greedy else done_row)
+            out.append(repeat_greedy(done_row, params))
             self.stats.prompt_tokens += len(encoded[i])
         self.stats.requests += 1
         self.stats.completions += sum(len(r) for r in out)
@@ -262,7 +263,7 @@ class HFGenerator:
         variants = self.verdict_token_ids(verdicts)
         loaded, limit = self.loaded, self.max_length()
         encoded = [self.encode(p, prefix) for p in prompts]
-        out: list[VerdictProbs] = [VerdictProbs.failure(verdicts, "not scored")] * len(prompts)
+        out: list[VerdictProbs] = [VerdictProbs.failure(verdicts, "not scored") for _ in prompts]
         keep = [i for i, ids in enumerate(encoded) if len(ids) <= limit]
         for i in set(range(len(prompts))) - set(keep):
             out[i] = VerdictProbs.failure(verdicts, f"prompt has {len(encoded[i])} tokens; the model takes {limit}")

@@ -33,6 +33,7 @@ from rewardlab.generation.base import (
     GenPrompt,
     SamplingParams,
     VerdictProbs,
+    repeat_greedy,
     sample_seed,
 )
 from rewardlab.generation.cache import GenerationCache, completion_key
@@ -146,7 +147,7 @@ class OpenAIGenerator:
         if self.cache:
             self.cache.put_many(fresh)
         out = [[c for c in row if c is not None] for row in results]
-        out = [row * params.n if params.greedy else row for row in out]
+        out = [repeat_greedy(row, params) for row in out]
         self.stats.completions += sum(len(r) for r in out)
         self.stats.cached_completions += len(found)
         self.stats.seconds += time.perf_counter() - start
@@ -181,7 +182,8 @@ class OpenAIGenerator:
             body = wire.request_body(self.config.model, prompt, params, endpoint, len(missing), params.seed)
             got = await self._request(client, semaphore, body, endpoint, params)
             if len(got) != len(missing):
-                got = [Completion.failure(f"server returned {len(got)} choices for n={len(missing)}")] * len(missing)
+                got = [Completion.failure(f"server returned {len(got)} choices for n={len(missing)}")
+                       for _ in missing]
             return got
         bodies = [wire.request_body(self.config.model, prompt, params, endpoint, 1,
                                     None if params.greedy else sample_seed(params.seed, key, j)) for j in missing]
@@ -197,12 +199,12 @@ class OpenAIGenerator:
             data, failure = await self._post(client, path, body)
         if failure is not None:
             self.stats.count_failure(failure)
-            return [Completion.failure(failure)] * body["n"]
+            return [Completion.failure(failure) for _ in range(body["n"])]
         try:
             completions, usage = wire.parse_response(data, endpoint, params)
         except ValueError as exc:
             self.stats.count_failure(str(exc))
-            return [Completion.failure(f"bad response: {exc}")] * body["n"]
+            return [Completion.failure(f"bad response: {exc}") for _ in range(body["n"])]
         self.limiter.settle(ticket, usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0) or None)
         self._account(completions, usage)
         return completions

@@ -87,7 +87,8 @@ class JudgeReward:
         items = [Item(protocol.render(question_text(samples[i].prompt), [samples[i].response],
                                       samples[i].reference), 1) for i in todo]
         judged = await judge_items(self.generator, protocol, self.config, items)
-        out = [Score.failure(f"{protocol.name} judge needs a reference answer (Sample.reference)")] * len(samples)
+        out = [Score.failure(f"{protocol.name} judge needs a reference answer (Sample.reference)")
+               for _ in samples]
         for i, j in zip(todo, judged):
             out[i] = _score(j, 0)
         return out
@@ -95,7 +96,7 @@ class JudgeReward:
     async def _score_against_baseline(self, samples: Sequence[Sample]) -> list[Score]:
         pairs, where = [], []
         out = [Score.failure("a pairwise judge scores one sample against metadata['baseline'] (or "
-                             "'reference_response'); none given: use compare() or score groups")] * len(samples)
+                             "'reference_response'); none given: use compare() or score groups") for _ in samples]
         for i, s in enumerate(samples):
             baseline = next((s.metadata[k] for k in BASELINE_KEYS if isinstance(s.metadata.get(k), str)), None)
             if baseline is not None:
