@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardlab.registry import Registry
 from rewardlab.rewards.judge import parsers
 from rewardlab.rewards.judge import prompts as P
 from rewardlab.rewards.judge.criteria import Criterion
@@ -218,13 +219,14 @@ class Group(Protocol):
         return parsers.group_scores(text, [str(i + 1) for i in range(n)])
 
 
+PROTOCOLS: Registry = Registry("judge protocol", group="rewardlab.judge_protocols")
+"""Protocol classes by name; built-ins register through entry points like plugins do (a plugin adds, e.g., a
+GenRM verifier prompt as one `Protocol` subclass and one entry-point line)."""
+
+
 def make_protocol(name: str, **options: Any) -> Protocol:
     """A protocol by name with its options (``format``, ``variant``, ``rubric`` text, ``criteria``)."""
-    table = {"pairwise": Pairwise, "tournament": Pairwise, "four_way": FourWay, "rating": Rating,
-             "prometheus": Prometheus, "correctness": Correctness, "rubric": Rubric, "group": Group}
-    if name not in table:
-        raise ValueError(f"unknown judge protocol {name!r}; known: {', '.join(sorted(table))}")
-    cls = table[name]
+    cls = PROTOCOLS.get(name)
     accepted = set(cls.__dataclass_fields__) - {"name", "slots", "labels", "low", "high"}
     extra = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(extra) - accepted)

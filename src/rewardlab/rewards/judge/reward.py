@@ -26,7 +26,6 @@ from rewardlab.rewards.judge.protocols import Rating, make_protocol, question_te
 from rewardlab.types import Sample, Score
 
 BASELINE_KEYS = ("baseline", "reference_response")
-GROUP_PROTOCOLS = ("four_way", "group", "tournament")
 
 
 @dataclass
@@ -56,11 +55,13 @@ class JudgeReward:
 
     @property
     def judges_pairs(self) -> bool:
-        return self.config.protocol == "pairwise"
+        """Two answers per judgement: ``compare`` applies (``pairwise`` and plugin protocols with 2 slots)."""
+        return self.protocol.kind == "pairwise" and self.config.protocol != "tournament"
 
     @property
     def judges_groups(self) -> bool:
-        return self.config.protocol in GROUP_PROTOCOLS
+        """A prompt's responses are judged together (four-way, group, tournament)."""
+        return self.config.protocol == "tournament" or self.protocol.kind == "listwise"
 
     def provenance(self) -> dict[str, Any]:
         return {"family": "judge", "protocol": self.protocol.name, "judge": self.config.describe(),
@@ -162,13 +163,13 @@ class JudgeReward:
 
         if not samples:
             return []
-        if self.config.protocol == "four_way":
+        if self.config.protocol == "tournament":
+            return await score_tournament(self, samples)
+        if self.protocol.slots == 4:
             if str(samples[0].metadata.get("subset", "")).lower() == "ties":
                 return await self._score_pointwise(samples, Rating(variant="ties"))
             return await score_four_way(self, samples)
-        if self.config.protocol == "tournament":
-            return await score_tournament(self, samples)
-        if self.config.protocol == "group":
+        if self.protocol.kind == "listwise":
             return await score_listwise(self, samples)
         return await self.ascore(samples)
 
