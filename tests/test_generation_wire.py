@@ -113,6 +113,14 @@ def test_request_bodies_follow_the_openai_contract():
     assert isinstance(chat["body"]["seed"], int) and chat["body"]["n"] == 1
 
 
+def test_system_turns_can_be_folded_for_servers_that_drop_them():
+    messages = [{"role": "system", "content": "judge well"}, {"role": "user", "content": "A or B?"}]
+    with ScriptedServer([(200, {"choices": [{"message": {"content": "A"}}]}, {})]) as server:
+        backend(server.url, system_role="fold").generate([messages], SamplingParams(max_new_tokens=1))
+    assert server.requests[0]["body"]["messages"] == [{"role": "user", "content": "judge well\n\nA or B?"}]
+    assert wire.fold_system(messages[1:]) == messages[1:]
+
+
 def test_responses_are_parsed_strictly():
     params = SamplingParams(stop=("###",))
     chat = {"choices": [{"index": 0, "message": {"content": "A is better ### tail"}, "finish_reason": "length",

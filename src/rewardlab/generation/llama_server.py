@@ -70,7 +70,10 @@ class LlamaServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def spec(self, **options: Any) -> str:
-        """``MODEL,base_url=...`` plus options, for ``openai:`` and ``judge:openai:`` specs."""
+        """``MODEL,base_url=...`` plus options, for ``openai:`` and ``judge:openai:`` specs. With the ``gemma``
+        chat format it adds ``system_role=fold``: that format drops system turns without a word."""
+        if self.chat_format == "gemma":
+            options = {"system_role": "fold", **options}
         extra = "".join(f",{k}={v}" for k, v in options.items())
         return f"{self.alias},base_url={self.base_url}{extra}"
 

@@ -2,8 +2,8 @@
 
 Spec: ``openai:MODEL[,base_url=URL][,endpoint=auto|chat|completions][,concurrency=8][,rpm=N][,tpm=N]
 [,timeout=120][,retries=4][,backoff=0.5][,cache=default|off|PATH][,namespace=STR][,n_per_request=false]
-[,api_key_env=NAME]``. Without ``base_url`` it is OpenAI's API with ``OPENAI_API_KEY``; with one, no key is
-sent unless ``api_key_env`` names an allowed variable (`keys`).
+[,system_role=keep|fold][,api_key_env=NAME]``. Without ``base_url`` it is OpenAI's API with
+``OPENAI_API_KEY``; with one, no key is sent unless ``api_key_env`` names an allowed variable (`keys`).
 
 Requests run concurrently (at most ``concurrency`` in flight, optional requests- and tokens-per-minute
 limits) on one ``httpx.AsyncClient`` per call. Transport errors, 429 and 500/502/503/504 are retried with
@@ -68,8 +68,11 @@ class OpenAIConfig:
     cache: str = "default"
     namespace: str = ""
     n_per_request: bool = False
+    system_role: str = "keep"
 
     def __post_init__(self) -> None:
+        if self.system_role not in {"keep", "fold"}:
+            raise ValueError(f"system_role must be keep or fold, got {self.system_role!r}")
         if self.endpoint not in {"auto", "chat", "completions"}:
             raise ValueError(f"endpoint must be auto, chat or completions, got {self.endpoint!r}")
         if not self.base_url.startswith(("http://", "https://")):
@@ -156,7 +159,7 @@ class OpenAIGenerator:
     def _key(self, prompt: GenPrompt, params: SamplingParams, index: int) -> str:
         c = self.config
         identity = {"model": c.model, "endpoint": wire.endpoint_for(prompt, c.endpoint), "namespace": c.namespace,
-                    "n_per_request": c.n_per_request and not params.greedy}
+                    "n_per_request": c.n_per_request and not params.greedy, "system_role": c.system_role}
         return completion_key(identity, prompt, params.cache_fields(), index)
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -179,14 +182,16 @@ class OpenAIGenerator:
         endpoint = wire.endpoint_for(prompt, self.config.endpoint)
         key = json.dumps(prompt, sort_keys=True, ensure_ascii=False)
         if self.config.n_per_request and len(missing) > 1:
-            body = wire.request_body(self.config.model, prompt, params, endpoint, len(missing), params.seed)
+            body = wire.request_body(self.config.model, prompt, params, endpoint, len(missing), params.seed,
+                                     fold=self.config.system_role == "fold")
             got = await self._request(client, semaphore, body, endpoint, params)
             if len(got) != len(missing):
                 got = [Completion.failure(f"server returned {len(got)} choices for n={len(missing)}")
                        for _ in missing]
             return got
+        fold = self.config.system_role == "fold"
         bodies = [wire.request_body(self.config.model, prompt, params, endpoint, 1,
-                                    None if params.greedy else sample_seed(params.seed, key, j)) for j in missing]
+                                    None if params.greedy else sample_seed(params.seed, key, j), fold) for j in missing]
         done = await asyncio.gather(*(self._request(client, semaphore, b, endpoint, params) for b in bodies))
         return [d[0] for d in done]
 
