@@ -59,8 +59,11 @@ def peer_run(server, shown, max_tokens: int, threads: int) -> tuple[float, list[
     headers = {"authorization": f"Bearer {server.api_key}"} if server.api_key else {}
     client = httpx.Client(base_url=server.base_url, headers=headers, timeout=600)
 
-    def one(messages):
-        body = {"model": server.alias, "messages": messages, "temperature": 0, "max_tokens": max_tokens, "n": 1}
+    from rewardlab.generation.openai_wire import fold_system
+
+    def one(messages):  # the system turn folded in, as rewardlab sends it: this server's gemma format drops it
+        body = {"model": server.alias, "messages": fold_system(messages), "temperature": 0,
+                "max_tokens": max_tokens, "n": 1}
         data = client.post("/chat/completions", json=body).json()
         return rewardbench_verdict(data["choices"][0]["message"]["content"]), data["usage"]["completion_tokens"]
 
@@ -79,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (this server queues them)")
     parser.add_argument("--threads", type=int, default=2, help="server threads (llama.cpp n_threads)")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -104,7 +107,7 @@ def main() -> None:
         thr_s, _, _ = peer_run(server, shown, args.max_tokens, 10)
         with tempfile.TemporaryDirectory() as tmp:
             config = OpenAIConfig(model=server.alias, base_url=server.base_url, concurrency=args.concurrency,
-                                  cache=str(Path(tmp) / "cache.sqlite"))
+                                  cache=str(Path(tmp) / "cache.sqlite"), timeout=1800.0, system_role="fold")
             generator = OpenAIGenerator(config, api_key=server.api_key)
             judge = JudgeReward(generator, JudgeConfig(max_tokens=args.max_tokens))
             start = time.perf_counter()

@@ -166,7 +166,8 @@ def apply_counting(metrics: dict[str, Any], counting: dict[str, Any], subsets: S
     metrics["judge_counting"] = {"rule": counting["rule"], "source": counting["source"], "accuracy": acc,
                                  "subsets": by_subset, "failed_orders": counting["failed_orders"],
                                  "orders_judged": counting["orders_judged"]}
-    metrics["primary"] = {"name": f"accuracy ({counting['source']} rule: {counting['rule']})", **acc}
+    metrics["primary"] = {"name": f"accuracy ({counting['source']} rule: {counting['rule']})", **acc,
+                          "failed_orders": counting["failed_orders"]}  # counted by the rule, shown beside it
     return metrics
 
 
