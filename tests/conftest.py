@@ -54,16 +54,28 @@ def minilm_reward():
     return load_reward("classifier:minilm")
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """llama.cpp's OpenAI-compatible server serving the Gemma 3 270M GGUF on a free loopback port, started
-    once per session (with an API key, so auth is real) and stopped at the end."""
+def _llama_server(logits_all: bool):
     from rewardlab.generation.llama_server import LlamaServer, gemma_gguf, llama_cpp_available
 
     if not llama_cpp_available():
         pytest.skip("llama_cpp is not importable: pip install 'llama-cpp-python[server]' (rewardlab[judge-test])")
-    server = LlamaServer(gemma_gguf(), n_ctx=2048)
-    server.start()
+    return LlamaServer(gemma_gguf(), n_ctx=2048, logits_all=logits_all).start()
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama.cpp's OpenAI-compatible server serving the Gemma 3 270M GGUF on a free loopback port, started
+    once per session (with an API key, so auth is real) and stopped at the end. Without logprobs: with
+    them llama-cpp-python computes every prompt position's full-vocabulary logits, which is slow."""
+    server = _llama_server(logits_all=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llama_logprob_server():
+    """The same server started with ``--logits_all true``, for the tests that read logprobs."""
+    server = _llama_server(logits_all=True)
     yield server
     server.stop()
 

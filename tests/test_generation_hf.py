@@ -121,8 +121,8 @@ def test_verdict_probs_are_the_next_token_softmax_and_batch_invariant(chat_llama
         assert probs.ok and 0 < probs.mass < 1 and sum(probs.normalized().values()) == pytest.approx(1.0)
     single = [chat_llama.verdict_probs([p], ["A", "B"], prefix="[[")[0] for p in prompts]
     assert [s.probs["B"] for s in single] == pytest.approx([g.probs["B"] for g in got], rel=1e-5)
-    with pytest.raises(ValueError, match="single token"):
-        chat_llama.verdict_probs(prompts, ["definitely not one token"], prefix="")
+    with pytest.raises(ValueError, match="not told apart"):
+        chat_llama.verdict_probs(prompts, ["1", "10"], prefix="")
 
 
 def test_prompt_longer_than_the_model_is_a_counted_failure(tmp_path):

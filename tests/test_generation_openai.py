@@ -52,8 +52,8 @@ def test_samples_are_cached_one_index_at_a_time(llama_server, tmp_path):
     assert [c.text for c in three[:2]] == [c.text for c in two] and three[0].cached and not three[2].cached
 
 
-def test_logprobs_and_verdict_probabilities_agree(llama_server, tmp_path):
-    gen = make(llama_server, tmp_path)
+def test_logprobs_and_verdict_probabilities_agree(llama_logprob_server, tmp_path):
+    gen = make(llama_logprob_server, tmp_path)
     c = gen.generate([TEXT], SamplingParams(max_new_tokens=2, logprobs=True, top_logprobs=5))[0][0]
     assert len(c.logprobs) == len(c.token_texts) == len(c.top_logprobs) == c.tokens
     assert c.top_logprobs[0][c.token_texts[0]] == pytest.approx(c.logprobs[0])  # greedy: chosen is the top

@@ -113,6 +113,14 @@ def test_request_bodies_follow_the_openai_contract():
     assert isinstance(chat["body"]["seed"], int) and chat["body"]["n"] == 1
 
 
+def test_system_turns_can_be_folded_for_servers_that_drop_them():
+    messages = [{"role": "system", "content": "judge well"}, {"role": "user", "content": "A or B?"}]
+    with ScriptedServer([(200, {"choices": [{"message": {"content": "A"}}]}, {})]) as server:
+        backend(server.url, system_role="fold").generate([messages], SamplingParams(max_new_tokens=1))
+    assert server.requests[0]["body"]["messages"] == [{"role": "user", "content": "judge well\n\nA or B?"}]
+    assert wire.fold_system(messages[1:]) == messages[1:]
+
+
 def test_responses_are_parsed_strictly():
     params = SamplingParams(stop=("###",))
     chat = {"choices": [{"index": 0, "message": {"content": "A is better ### tail"}, "finish_reason": "length",
@@ -162,3 +170,33 @@ def test_backoff_doubles_with_jitter_and_is_capped():
     assert all(0.5 * 2**a <= d <= 0.625 * 2**a for a, d in enumerate(delays))
     assert backoff_delay(20, 0.5) == MAX_BACKOFF_S and backoff_delay(0, 0.5, "7") == 7.0
     assert backoff_delay(0, 0.5, "3600") == MAX_BACKOFF_S
+
+
+def test_limits_hold_across_sync_calls_and_concurrent_calls():
+    """Each sync call runs on a fresh event loop: the limiter and the concurrency bound must work on each,
+    and concurrent calls on one loop share one bound."""
+    with ScriptedServer([(200, OK, {})] * 12) as server:
+        gen = backend(server.url, rpm=1000, concurrency=2)
+        assert gen.generate(["a"], SamplingParams(max_new_tokens=1))[0][0].ok
+        assert gen.generate(["b"], SamplingParams(max_new_tokens=1))[0][0].ok  # a second loop: no lock error
+
+        in_flight, peak = [0], [0]
+        original = gen._post
+
+        async def counting(client, path, body):
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+            await asyncio.sleep(0.05)
+            try:
+                return await original(client, path, body)
+            finally:
+                in_flight[0] -= 1
+
+        gen._post = counting
+
+        async def many():
+            return await asyncio.gather(*(gen.agenerate([f"p{i}"], SamplingParams(max_new_tokens=1))
+                                          for i in range(6)))
+
+        results = asyncio.run(many())
+    assert all(r[0][0].ok for r in results) and peak[0] == 2  # six concurrent calls, never more than 2 requests

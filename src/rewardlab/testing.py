@@ -66,15 +66,17 @@ def tiny_tokenizer(vocab_size: int = 300, chat_template: bool = False):
 
 
 def tiny_llama(path: str | Path, classifier: bool = False, num_labels: int = 1, seed: int = 0,
-               chat_template: bool = False) -> Path:
-    """A ~100k-parameter Llama (causal LM, or sequence classifier reading the last real token)."""
+               chat_template: bool = False, max_positions: int = 512) -> Path:
+    """A ~100k-parameter Llama (causal LM, or sequence classifier reading the last real token).
+
+    ``max_positions`` raises the context for tests that send long prompts (judge prompts)."""
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
 
     path = Path(path)
     tokenizer = tiny_tokenizer(chat_template=chat_template)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, num_labels=num_labels, tie_word_embeddings=False,
     )

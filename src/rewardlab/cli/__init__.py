@@ -30,8 +30,14 @@ def _print_version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                  help="Print the rewardlab version and exit."),
+    allow_key_env: list[str] = typer.Option([], "--allow-key-env", help="Environment variable a spec's "
+                                            "api_key_env may name (besides OPENAI_API_KEY); repeat for several."),
 ) -> None:
     """Reward models: score, evaluate, train, serve and search with one interface."""
+    if allow_key_env:
+        from rewardlab.generation.keys import allow_key_env as allow
+
+        allow(*allow_key_env)
 
 
 COMMAND_MODULES = [

@@ -96,6 +96,10 @@ def score_stage(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[A
         from rewardlab.evaluate import processbench
 
         return processbench.score_records(reward, bench.records, progress)
+    from rewardlab.evaluate import judging
+
+    if judging.handles(reward, bench.kind):  # pairwise / group judges: each benchmark's own counting rule
+        return judging.score_benchmark(reward, bench, progress)
     return score_benchmark(reward, bench, progress)
 
 
@@ -107,7 +111,13 @@ def metrics_stage(bench: Benchmark, scored: Any, info: dict[str, Any], settings:
 
         block, rows = processbench.benchmark_block(bench.name, scored, info)
         return {**describe(bench), **block}, rows
-    return {**describe(bench), "scoring": info, "metrics": analyse(scored, settings)}, item_rows(bench, scored)
+    counting = info.pop("judge_counting", None)
+    block = analyse(scored, settings)
+    if counting is not None:
+        from rewardlab.evaluate import judging
+
+        block = judging.apply_counting(block, counting, scored.subsets, settings)
+    return {**describe(bench), "scoring": info, "metrics": block}, item_rows(bench, scored)
 
 
 def score_benchmark(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[Scored, dict[str, Any]]:

@@ -229,6 +229,13 @@ def sample_seed(seed: int, prompt_key: str, index: int) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
+def repeat_greedy(row: list[Completion], params: SamplingParams) -> list[Completion]:
+    """Greedy decoding gives one completion; the caller asked for ``n``: n copies (separate objects)."""
+    if not params.greedy:
+        return row
+    return [replace(c) for c in row for _ in range(params.n)]
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut ``text`` at the earliest stop string (excluded); returns (text, whether a stop was found)."""
     cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)

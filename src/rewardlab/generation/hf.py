@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from rewardlab.generation.base import (
     SamplingParams,
     VerdictProbs,
     plain_chat_text,
+    repeat_greedy,
     sample_seed,
     truncate_at_stop,
 )
@@ -173,7 +175,7 @@ class HFGenerator:
         out = []
         for i, row in enumerate(results):
             done_row = [c for c in row if c is not None]
-            out.append(done_row * params.n if params.greedy else done_row)
+            out.append(repeat_greedy(done_row, params))
             self.stats.prompt_tokens += len(encoded[i])
         self.stats.requests += 1
         self.stats.completions += sum(len(r) for r in out)
@@ -261,7 +263,7 @@ class HFGenerator:
         variants = self.verdict_token_ids(verdicts)
         loaded, limit = self.loaded, self.max_length()
         encoded = [self.encode(p, prefix) for p in prompts]
-        out: list[VerdictProbs] = [VerdictProbs.failure(verdicts, "not scored")] * len(prompts)
+        out: list[VerdictProbs] = [VerdictProbs.failure(verdicts, "not scored") for _ in prompts]
         keep = [i for i, ids in enumerate(encoded) if len(ids) <= limit]
         for i in set(range(len(prompts))) - set(keep):
             out[i] = VerdictProbs.failure(verdicts, f"prompt has {len(encoded[i])} tokens; the model takes {limit}")
@@ -282,23 +284,23 @@ class HFGenerator:
         return out
 
     def verdict_token_ids(self, verdicts: Sequence[str]) -> dict[str, list[int]]:
-        """Token ids that spell each verdict on their own (with and without a leading space)."""
+        """The token ids whose probability counts for each verdict: its single-token spellings (with and
+        without a leading space); a verdict with none (``YES`` in a tiny vocabulary) counts the first token
+        of each spelling. An id shared by two verdicts counts for neither; a verdict left with no id (``1``
+        and ``10`` both start with ``1``) cannot be read in one forward, which is an error."""
         key = tuple(verdicts)
         if key not in self._variant_cache:
             found: dict[str, list[int]] = {}
             for v in verdicts:
-                ids = set()
-                for text in {v, v.strip(), " " + v.strip()}:
-                    enc = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-                    if len(enc) == 1:
-                        ids.add(enc[0])
-                if not ids:
-                    raise ValueError(f"verdict {v!r} is not a single token for {self.path}; logprob mode reads one "
-                                     "next-token distribution, so each verdict must be one token")
-                found[v] = sorted(ids)
-            shared = set.intersection(*(set(x) for x in found.values())) if len(found) > 1 else set()
-            if shared:
-                raise ValueError(f"verdicts {list(verdicts)} share token ids {sorted(shared)}")
+                spellings = [self.tokenizer(t, add_special_tokens=False)["input_ids"]
+                             for t in dict.fromkeys((v, v.strip(), " " + v.strip()))]
+                single = {enc[0] for enc in spellings if len(enc) == 1}
+                found[v] = sorted(single or {enc[0] for enc in spellings if enc})
+            counts = Counter(i for v in verdicts for i in found[v])
+            found = {v: [i for i in ids if counts[i] == 1] for v, ids in found.items()}  # drop shared ids
+            if not all(found.values()):
+                raise ValueError(f"verdicts {list(verdicts)} are not told apart by one next token for {self.path} "
+                                 f"(token ids {found}); use mode=generate")
             self._variant_cache[key] = found
         return self._variant_cache[key]
 

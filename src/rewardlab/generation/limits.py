@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -30,7 +31,7 @@ class RateLimiter:
         self.rpm, self.tpm = rpm, tpm
         self.clock, self.sleep = clock, sleep
         self._events: deque[list[float]] = deque()  # [time, tokens]
-        self._lock: asyncio.Lock | None = None
+        self._locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one per event loop
         self.waited_s = 0.0
 
     @property
@@ -41,9 +42,9 @@ class RateLimiter:
         """Wait for room, then record the request; returns a ticket for `settle` (None when unlimited)."""
         if not self.active:
             return None
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:  # one waiter at a time keeps the order fair and the window exact
+        loop = asyncio.get_running_loop()  # sync callers run each call on a fresh loop; a lock binds to one
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:  # one waiter at a time keeps the order fair and the window exact
             while True:
                 now = self.clock()
                 while self._events and self._events[0][0] <= now - WINDOW_S:

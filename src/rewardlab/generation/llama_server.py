@@ -70,7 +70,13 @@ class LlamaServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def spec(self, **options: Any) -> str:
-        """``MODEL,base_url=...`` plus options, for ``openai:`` and ``judge:openai:`` specs."""
+        """``MODEL,base_url=...`` plus options, for ``openai:`` and ``judge:openai:`` specs. It sets
+        ``concurrency=2`` (this server answers one request at a time, so a deeper queue only adds waiting, and
+        a request queued past its timeout is retried while the server still works on it) and, with the
+        ``gemma`` chat format, ``system_role=fold`` (that format drops system turns without a word)."""
+        options = {"concurrency": 2, **options}  # one request in service, one queued: more only waits (and times out)
+        if self.chat_format == "gemma":
+            options = {"system_role": "fold", **options}
         extra = "".join(f",{k}={v}" for k, v in options.items())
         return f"{self.alias},base_url={self.base_url}{extra}"
 

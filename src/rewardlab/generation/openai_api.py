@@ -2,8 +2,8 @@
 
 Spec: ``openai:MODEL[,base_url=URL][,endpoint=auto|chat|completions][,concurrency=8][,rpm=N][,tpm=N]
 [,timeout=120][,retries=4][,backoff=0.5][,cache=default|off|PATH][,namespace=STR][,n_per_request=false]
-[,api_key_env=NAME]``. Without ``base_url`` it is OpenAI's API with ``OPENAI_API_KEY``; with one, no key is
-sent unless ``api_key_env`` names an allowed variable (`keys`).
+[,system_role=keep|fold][,api_key_env=NAME]``. Without ``base_url`` it is OpenAI's API with
+``OPENAI_API_KEY``; with one, no key is sent unless ``api_key_env`` names an allowed variable (`keys`).
 
 Requests run concurrently (at most ``concurrency`` in flight, optional requests- and tokens-per-minute
 limits) on one ``httpx.AsyncClient`` per call. Transport errors, 429 and 500/502/503/504 are retried with
@@ -19,6 +19,7 @@ import asyncio
 import json
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from rewardlab.generation.base import (
     GenPrompt,
     SamplingParams,
     VerdictProbs,
+    repeat_greedy,
     sample_seed,
 )
 from rewardlab.generation.cache import GenerationCache, completion_key
@@ -66,8 +68,11 @@ class OpenAIConfig:
     cache: str = "default"
     namespace: str = ""
     n_per_request: bool = False
+    system_role: str = "keep"
 
     def __post_init__(self) -> None:
+        if self.system_role not in {"keep", "fold"}:
+            raise ValueError(f"system_role must be keep or fold, got {self.system_role!r}")
         if self.endpoint not in {"auto", "chat", "completions"}:
             raise ValueError(f"endpoint must be auto, chat or completions, got {self.endpoint!r}")
         if not self.base_url.startswith(("http://", "https://")):
@@ -90,6 +95,7 @@ class OpenAIGenerator:
         self.cache = None if config.cache == "off" else GenerationCache(path)
         self.limiter = RateLimiter(config.rpm, config.tpm)
         self.stats = GenerationStats()
+        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @classmethod
     def from_spec(cls, argument: str, api_key: str | None = None,
@@ -126,7 +132,7 @@ class OpenAIGenerator:
         results: list[list[Completion | None]] = [[found.get(k) for k in row] for row in keys]
         jobs = [(i, [j for j, c in enumerate(row) if c is None]) for i, row in enumerate(results)]
         jobs = [(i, missing) for i, missing in jobs if missing]
-        semaphore = asyncio.Semaphore(self.config.concurrency)
+        semaphore = self._semaphore()
         async with self._client() as client:
             tasks = [asyncio.ensure_future(self._fill(client, semaphore, prompts[i], params, missing))
                      for i, missing in jobs]
@@ -144,7 +150,7 @@ class OpenAIGenerator:
         if self.cache:
             self.cache.put_many(fresh)
         out = [[c for c in row if c is not None] for row in results]
-        out = [row * params.n if params.greedy else row for row in out]
+        out = [repeat_greedy(row, params) for row in out]
         self.stats.completions += sum(len(r) for r in out)
         self.stats.cached_completions += len(found)
         self.stats.seconds += time.perf_counter() - start
@@ -153,8 +159,14 @@ class OpenAIGenerator:
     def _key(self, prompt: GenPrompt, params: SamplingParams, index: int) -> str:
         c = self.config
         identity = {"model": c.model, "endpoint": wire.endpoint_for(prompt, c.endpoint), "namespace": c.namespace,
-                    "n_per_request": c.n_per_request and not params.greedy}
+                    "n_per_request": c.n_per_request and not params.greedy, "system_role": c.system_role}
         return completion_key(identity, prompt, params.cache_fields(), index)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        """``concurrency`` bounds the whole backend, not one call: concurrent calls on one loop (many groups
+        judged at once) share one semaphore. Each event loop gets its own (a semaphore binds to its loop)."""
+        loop = asyncio.get_running_loop()
+        return self._semaphores.setdefault(loop, asyncio.Semaphore(self.config.concurrency))
 
     def _client(self) -> httpx.AsyncClient:
         headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -170,13 +182,16 @@ class OpenAIGenerator:
         endpoint = wire.endpoint_for(prompt, self.config.endpoint)
         key = json.dumps(prompt, sort_keys=True, ensure_ascii=False)
         if self.config.n_per_request and len(missing) > 1:
-            body = wire.request_body(self.config.model, prompt, params, endpoint, len(missing), params.seed)
+            body = wire.request_body(self.config.model, prompt, params, endpoint, len(missing), params.seed,
+                                     fold=self.config.system_role == "fold")
             got = await self._request(client, semaphore, body, endpoint, params)
             if len(got) != len(missing):
-                got = [Completion.failure(f"server returned {len(got)} choices for n={len(missing)}")] * len(missing)
+                got = [Completion.failure(f"server returned {len(got)} choices for n={len(missing)}")
+                       for _ in missing]
             return got
+        fold = self.config.system_role == "fold"
         bodies = [wire.request_body(self.config.model, prompt, params, endpoint, 1,
-                                    None if params.greedy else sample_seed(params.seed, key, j)) for j in missing]
+                                    None if params.greedy else sample_seed(params.seed, key, j), fold) for j in missing]
         done = await asyncio.gather(*(self._request(client, semaphore, b, endpoint, params) for b in bodies))
         return [d[0] for d in done]
 
@@ -189,12 +204,12 @@ class OpenAIGenerator:
             data, failure = await self._post(client, path, body)
         if failure is not None:
             self.stats.count_failure(failure)
-            return [Completion.failure(failure)] * body["n"]
+            return [Completion.failure(failure) for _ in range(body["n"])]
         try:
             completions, usage = wire.parse_response(data, endpoint, params)
         except ValueError as exc:
             self.stats.count_failure(str(exc))
-            return [Completion.failure(f"bad response: {exc}")] * body["n"]
+            return [Completion.failure(f"bad response: {exc}") for _ in range(body["n"])]
         self.limiter.settle(ticket, usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0) or None)
         self._account(completions, usage)
         return completions

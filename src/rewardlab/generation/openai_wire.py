@@ -24,9 +24,19 @@ def endpoint_for(prompt: GenPrompt, endpoint: str) -> str:
     return endpoint
 
 
+def fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A leading system turn moved to the start of the first user turn (``system\n\nuser``), the way
+    Gemma's own template does it: for servers whose chat format drops system turns (llama-cpp-python's
+    ``gemma`` format discards them silently)."""
+    if len(messages) < 2 or messages[0].get("role") != "system" or messages[1].get("role") != "user":
+        return list(messages)
+    first = {**messages[1], "content": f"{messages[0]['content']}\n\n{messages[1]['content']}"}
+    return [first, *messages[2:]]
+
+
 def request_body(model: str, prompt: GenPrompt, params: SamplingParams, endpoint: str, n: int = 1,
-                 seed: int | None = None) -> dict[str, Any]:
-    """The JSON body for one request of ``n`` samples (``seed`` only when sampling)."""
+                 seed: int | None = None, fold: bool = False) -> dict[str, Any]:
+    """The JSON body for one request of ``n`` samples (``seed`` only when sampling; ``fold``: `fold_system`)."""
     body: dict[str, Any] = {"model": model, "max_tokens": params.max_new_tokens, "n": n,
                             "temperature": 0.0 if params.greedy else params.temperature}
     if not params.greedy:
@@ -37,7 +47,8 @@ def request_body(model: str, prompt: GenPrompt, params: SamplingParams, endpoint
         body["stop"] = list(params.stop[:MAX_STOP_STRINGS])
     want_logprobs = params.logprobs or params.top_logprobs > 0
     if endpoint == "chat":
-        body["messages"] = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        body["messages"] = fold_system(messages) if fold else messages
         if want_logprobs:
             body["logprobs"] = True
             if params.top_logprobs:

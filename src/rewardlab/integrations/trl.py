@@ -72,9 +72,13 @@ def to_samples(prompts: Sequence[Any], completions: Sequence[Any], columns: dict
 class RewardFunc:
     """A picklable TRL reward function wrapping one rewardlab reward spec (or an already-built reward)."""
 
-    def __init__(self, spec: Any, reference_key: str | None = None, name: str | None = None):
+    def __init__(self, spec: Any, reference_key: str | None = None, name: str | None = None,
+                 group_size: int | None = None):
+        if group_size is not None and group_size < 1:
+            raise ValueError(f"group_size must be >= 1, got {group_size}")
         self.spec = spec
         self.reference_key = reference_key
+        self.group_size = group_size
         self.__name__ = name or _name_of(spec)
         self._reward = None if isinstance(spec, str) else spec
 
@@ -88,7 +92,14 @@ class RewardFunc:
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         samples = to_samples(prompts, completions, kwargs, self.reference_key)
-        scores = self.reward.score(samples)
+        if self.group_size:
+            group = getattr(self.reward, "score_group", self.reward.score)
+            scores = [s for chunk in _chunks(samples, self.group_size) for s in group(chunk)]
+        else:
+            scores = self.reward.score(samples)
+        return self._finish(scores, samples, kwargs)
+
+    def _finish(self, scores: list[Any], samples: list[Sample], kwargs: dict[str, Any]) -> list[float | None]:
         if len(scores) != len(samples):
             raise RuntimeError(f"{self.__name__}: {len(scores)} scores for {len(samples)} completions")
         values = [float(s.value) if s.ok else None for s in scores]
@@ -114,20 +125,41 @@ class AsyncRewardFunc(RewardFunc):
 
     async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any],
                        **kwargs: Any) -> list[float | None]:
-        call = super().__call__
-        return await asyncio.to_thread(call, prompts, completions, **kwargs)
+        reward = self.reward
+        if not hasattr(reward, "ascore"):
+            call = super().__call__
+            return await asyncio.to_thread(call, prompts, completions, **kwargs)
+        # Judges are natively async: their requests run concurrently on TRL's own loop, a group per chunk.
+        samples = to_samples(prompts, completions, kwargs, self.reference_key)
+        if self.group_size:
+            group = getattr(reward, "ascore_group", reward.ascore)
+            groups = await asyncio.gather(*(group(c) for c in _chunks(samples, self.group_size)))
+            scores = [s for group in groups for s in group]
+        else:
+            scores = await reward.ascore(samples)
+        return self._finish(scores, samples, kwargs)
 
 
 def reward_func(spec: Any, *, asynchronous: bool = False, reference_key: str | None = None,
-                name: str | None = None) -> RewardFunc:
+                name: str | None = None, group_size: int | None = None) -> RewardFunc:
     """A TRL ``reward_funcs`` entry for ``spec`` (``"rule:math"``, ``"classifier:PATH"``, a YAML path...).
+
+    ``group_size`` (GRPO's ``num_generations``) scores each chunk of that many consecutive completions as one
+    group with the reward's ``score_group`` (group judges: ``judge:...,protocol=group|tournament``); TRL
+    puts the completions of one prompt next to each other, so a chunk is one prompt's group.
 
     >>> f = reward_func("rule:math")
     >>> f(prompts=["2+2?"], completions=["The answer is 4"], answer=["4"])
     [1.0]
     """
     cls = AsyncRewardFunc if asynchronous else RewardFunc
-    return cls(spec, reference_key=reference_key, name=name)
+    return cls(spec, reference_key=reference_key, name=name, group_size=group_size)
+
+
+def _chunks(samples: list[Sample], size: int) -> list[list[Sample]]:
+    if len(samples) % size:
+        raise ValueError(f"{len(samples)} completions do not split into groups of {size} (num_generations)")
+    return [samples[i:i + size] for i in range(0, len(samples), size)]
 
 
 def _name_of(spec: Any) -> str:

@@ -136,3 +136,36 @@ def make_compute_score(spec: str | None = None, on_error: str = "raise", with_co
 
     bound.__name__ = "compute_score"
     return bound
+
+
+# -- async compute_score (judges) ---------------------------------------------------------------------------
+def make_async_compute_score(spec: str, on_error: str = "raise", with_components: bool = False) -> Callable[..., Any]:
+    """verl's async ``compute_score`` bound to one spec: verl awaits a coroutine compute_score, so a judge's
+    requests (``judge:openai:...``) run concurrently on verl's event loop instead of one blocking call per
+    response. Rewards without an async path are scored in a worker thread. Same rules as
+    `make_compute_score` (the operator's spec; ``on_error`` raise or zero)."""
+    if on_error not in {"raise", "zero"}:
+        raise ValueError(f"on_error must be raise or zero, got {on_error!r}")
+
+    async def bound(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None = None,
+                    **kwargs: Any) -> Any:
+        import asyncio
+
+        reward = _reward(spec)
+        if not hasattr(reward, "ascore"):
+            result = await asyncio.to_thread(score_one, spec, solution_str, ground_truth, extra_info, on_error)
+            return result if with_components else result["score"]
+        info = dict(extra_info or {})
+        prompt = info.pop("question", None) or info.pop("prompt", None) or ""
+        sample = Sample(prompt if isinstance(prompt, (str, list)) else str(prompt), solution_str,
+                        reference=None if ground_truth is None else str(ground_truth), metadata=info)
+        (score,) = await reward.ascore([sample])
+        if not score.ok:
+            if on_error != "zero":
+                raise ValueError(f"{spec} could not score this sample: {score.error}")
+            return {"score": 0.0} if with_components else 0.0
+        result = {"score": float(score.value), **{k: float(v) for k, v in score.components.items()}}
+        return result if with_components else result["score"]
+
+    bound.__name__ = "compute_score"
+    return bound

@@ -195,7 +195,10 @@ class Batcher:
         self.metrics.batch_samples.observe(len(samples))
         start = time.perf_counter()
         try:
-            scores = await loop.run_in_executor(self._executor, self._score, samples)
+            if hasattr(self.reward, "ascore"):  # judges: the backend's own concurrency, on the server's loop
+                scores = self._checked(await self.reward.ascore(samples), samples)
+            else:
+                scores = await loop.run_in_executor(self._executor, self._score, samples)
         except Exception as exc:  # one bad request must not fail the others: rerun them one by one
             if len(batch) == 1:
                 _fail(batch[0], exc)
@@ -212,7 +215,9 @@ class Batcher:
             offset += n
 
     def _score(self, samples: list[Sample]) -> list[Score]:
-        scores = self.reward.score(samples)
+        return self._checked(self.reward.score(samples), samples)
+
+    def _checked(self, scores: list[Score], samples: list[Sample]) -> list[Score]:
         if len(scores) != len(samples):
             raise RuntimeError(f"reward {self.reward.name!r} returned {len(scores)} scores for "
                                f"{len(samples)} samples")
