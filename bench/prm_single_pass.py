@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _record import default_out, write_record  # on import it notes the load average before the run
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -108,7 +110,6 @@ def main() -> int:
     if args.quick:
         args.limit, args.repeats = args.limit or 20, 1
 
-    from _record import default_out, write_record
     from rewardlab.data import load_steps
     from rewardlab.evaluate.benchmarks import MissingBenchmarkData, locate
     from rewardlab.evaluate.processbench import PROCESSBENCH, predict_first_error

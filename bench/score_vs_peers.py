@@ -44,6 +44,7 @@ import torch
 
 from _ceiling import forward_flops as flops
 from _ceiling import measure_ceiling
+from _record import default_out, write_record  # on import it notes the load average before the run
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("REWARDLAB_DATA", REPO.parent / "shared" / "data"))
@@ -145,7 +146,6 @@ def main() -> None:
     args = parser.parse_args()
     backends = args.backends.split(",") if args.backends else ["torch"] + (["onnx"] if _has_ort() else [])
     torch.manual_seed(0)
-    from _record import default_out, write_record
     from rewardlab.engine.loading import quiet_transformers
 
     quiet_transformers()
