@@ -50,3 +50,27 @@ def minilm_reward():
     from rewardlab import load_reward
 
     return load_reward("classifier:minilm")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama.cpp's OpenAI-compatible server serving the Gemma 3 270M GGUF on a free loopback port, started
+    once per session (with an API key, so auth is real) and stopped at the end."""
+    from rewardlab.generation.llama_server import LlamaServer, gemma_gguf, llama_cpp_available
+
+    if not llama_cpp_available():
+        pytest.skip("llama_cpp is not importable: pip install 'llama-cpp-python[server]' (rewardlab[judge-test])")
+    server = LlamaServer(gemma_gguf(), n_ctx=2048)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def bwrap_sandbox() -> None:
+    """Skip, saying why and how to fix it, where rule:code's bubblewrap sandbox cannot run (CI has it)."""
+    from rewardlab.rewards.rules.sandbox import bwrap_problem
+
+    problem = bwrap_problem()
+    if problem is not None:
+        pytest.skip(f"rule:code needs its OS sandbox: {problem}")

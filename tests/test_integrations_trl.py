@@ -29,7 +29,7 @@ def test_conversational_and_multimodal_messages():
     assert sample.prompt[1] == {"role": "user", "content": "2+2?"} and sample.response == "\\boxed{4}"
 
 
-def test_columns_become_metadata_and_reference_key_is_explicit():
+def test_columns_become_metadata_and_reference_key_is_explicit(bwrap_sandbox):
     code = reward_func("rule:code,timeout=5")
     out = code(prompts=["add"], completions=["```python\ndef add(a, b):\n    return a + b\n```"],
                tests=[["assert add(1, 2) == 3", "assert add(1, 1) == 3"]])

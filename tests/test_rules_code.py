@@ -1,4 +1,5 @@
-"""rule:code and its sandbox: partial credit, stdin/stdout cases, and escapes that must be contained.
+"""rule:code and its sandbox: partial credit, stdin/stdout cases, resource limits, and the refusal to run
+without an OS sandbox. The attacks a hostile policy would try are in tests/test_rules_code_sandbox.py.
 
 Each escape test runs real hostile code and checks two things: the sample scores as a failure (0 with a
 reason), and the host is unharmed (no file written, no process left behind, no connection made).
@@ -17,9 +18,10 @@ import pytest
 
 from rewardlab import Sample, load_reward
 from rewardlab.rewards.rules.code_exec import extract_code
-from rewardlab.rewards.rules.sandbox import SandboxLimits, run_python
+from rewardlab.rewards.rules.sandbox import run_python
 
 FAST = "rule:code,timeout=4,cpu=1,memory_mb=512,processes=16"
+pytestmark = pytest.mark.usefixtures("bwrap_sandbox")
 
 
 def score(code: str, tests=("pass",), spec: str = FAST, **meta):
@@ -87,9 +89,6 @@ def test_huge_allocation_is_refused():
 
 
 def test_fork_bomb_is_capped_and_leaves_nothing_behind():
-    probe = run_python("x = 1", ["pass"], limits=SandboxLimits(wall_seconds=5))
-    if probe.isolation.get("process_cap") == "none":
-        pytest.skip("running as root with neither a pids cgroup nor a world-readable interpreter: no cap")
     # Count how many forks succeed before the process limit (16 here) refuses more; children sleep so
     # they would outlive the run if nothing cleaned them up.
     counting = """
@@ -120,7 +119,7 @@ def test_writing_outside_the_temp_dir_is_refused(tmp_path):
                  f"import pathlib\npathlib.Path({str(target)!r}).write_text('x')",
                  f"import os\nos.system('touch {target}')"):
         s = score(code)
-        assert s.value == 0.0 and "PermissionError" in s.rationale, code
+        assert s.value == 0.0 and "the code failed to run" in s.rationale, code
     assert not target.exists()
     inside = score("open('scratch.txt', 'w').write('ok')\nok = open('scratch.txt').read()", ["assert ok == 'ok'"])
     assert inside.value == 1.0
@@ -147,22 +146,6 @@ def test_socket_is_refused_and_no_connection_arrives():
     assert connected == []
 
 
-def test_network_namespace_alone_blocks_loopback():
-    """With the audit hook's socket check off, the network namespace alone must stop the connection."""
-    probe = run_python("x = 1", ["pass"], limits=SandboxLimits(wall_seconds=5))
-    if "netns" not in probe.isolation.get("namespaces", ""):
-        pytest.skip(f"no network namespace on this machine (isolation: {probe.isolation})")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    port = server.getsockname()[1]
-    code = f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n    ok = True\n" \
-           f"except OSError as e:\n    ok = False\n"
-    outcome = run_python(code, ["assert ok"], limits=SandboxLimits(wall_seconds=5, audit_network=False))
-    server.close()
-    assert outcome.results and outcome.results[0] != True  # noqa: E712 (results hold True or a message)
-
-
 def test_exiting_early_does_not_count_as_passing():
     s = score("import os\nos._exit(0)", ["assert False"])
     assert s.value == 0.0 and "did not report" in s.rationale
@@ -173,3 +156,26 @@ def test_sandbox_cleans_up_its_temp_dirs():
     score("open('junk', 'w').write('x' * 1000)")
     after = {p for p in os.listdir("/tmp") if p.startswith("rewardlab-sandbox-")}
     assert after - before == set()
+
+
+def test_bwrap_runs_see_only_the_interpreter_and_their_tmpfs():
+    """The sandbox's root holds the interpreter's prefix, the system libraries and its own dirs; not this
+    repository, not the prefix's neighbours, no host environment, and the code is not root."""
+    import sys
+
+    prefix = Path(sys.base_prefix).resolve()
+    tops = {"dev", "etc", "proc", "run", "sandbox", "tmp", "usr", prefix.parts[1]}
+    tops |= {d for d in ("lib", "lib64", "lib32", "libx32") if Path("/" + d).exists()}
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {"HOME", "LANG", "LC_CTYPE", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PATH", "PWD",
+           "PYTHONDONTWRITEBYTECODE", "TMPDIR"}
+    code = "\n".join(["import os", "root = sorted(os.listdir('/'))", "etc = os.listdir('/etc')",
+                      f"repo = os.path.exists({repo!r})", f"beside = os.listdir({str(prefix.parent)!r})",
+                      "uid = os.getuid()", "env = set(os.environ)"])
+    tests = [f"assert root == {sorted(tops)!r}, root", "assert etc == ['ld.so.cache'], etc", "assert not repo",
+             "assert uid != 0, uid", f"assert env <= {env!r}, env"]
+    if prefix.parent != Path("/"):
+        tests.append(f"assert beside == [{prefix.name!r}], beside")
+    outcome = run_python(code, tests)
+    assert outcome.results == [True] * len(tests), outcome
+    assert outcome.isolation["sandbox"] == "bwrap"

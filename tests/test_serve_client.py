@@ -130,6 +130,7 @@ def test_timeout_then_clear_error():
 def test_api_key_comes_from_the_environment(monkeypatch):
     with ServerThread(create_app(LengthReward(), ServeConfig(api_key="k3y"))) as server:
         monkeypatch.setenv("MY_KEY", "k3y")
+        monkeypatch.setenv("REWARDLAB_ALLOWED_KEY_ENVS", "OTHER, MY_KEY")  # the operator allows the name
         remote = load_reward(f"remote:{server.url},api_key_env=MY_KEY")
         assert remote.score([Sample("p", "ab")])[0].value == 2.0
         monkeypatch.delenv("REWARDLAB_API_KEY", raising=False)

@@ -22,6 +22,7 @@ def serve(
     api_key: str | None = typer.Option(None, help=FIELD_HELP["api_key"] + " Also read from "
                                                   "$REWARDLAB_API_KEY.", show_default=False),
     insecure: bool = typer.Option(False, help="Allow binding a non-loopback address without an API key."),
+    allow_client_code: bool = typer.Option(False, help=FIELD_HELP["allow_client_code"]),
     normalize: bool = typer.Option(False, help="Normalize values with the mean/std stored with the model."),
     norm_mean: float | None = typer.Option(None, help="Normalize with this mean (needs --norm-std)."),
     norm_std: float | None = typer.Option(None, help="Normalize with this std (needs --norm-mean)."),
@@ -57,14 +58,14 @@ def serve(
             max_chars_per_sample=max_chars_per_sample, max_queue_samples=max_queue_samples,
             max_queue_delay_ms=max_queue_delay_ms, max_batch_samples=max_batch_samples,
             max_batch_tokens=max_batch_tokens, request_timeout_s=request_timeout_s,
-            drain_timeout_s=drain_timeout_s, api_key=api_key,
+            drain_timeout_s=drain_timeout_s, api_key=api_key, allow_client_code=allow_client_code,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _run(reward, config, host, port, normalize, norm_mean, norm_std, log_level, access_log)
+    _run(reward, config, host, port, normalize, norm_mean, norm_std, log_level, access_log, insecure)
 
 
-def _run(spec, config, host, port, normalize, norm_mean, norm_std, log_level, access_log) -> None:
+def _run(spec, config, host, port, normalize, norm_mean, norm_std, log_level, access_log, insecure) -> None:
     import dataclasses
 
     from rewardlab.rewards.base import load_reward
@@ -78,6 +79,7 @@ def _run(spec, config, host, port, normalize, norm_mean, norm_std, log_level, ac
             config = dataclasses.replace(config, normalization=stored_normalization(scorer))
         elif norm_mean is not None:
             config = dataclasses.replace(config, normalization=Normalization(norm_mean, norm_std))
+        server_app = create_app(scorer, config)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"rewardlab serve: {scorer.name} on http://{host}:{port} "
@@ -85,4 +87,4 @@ def _run(spec, config, host, port, normalize, norm_mean, norm_std, log_level, ac
     if not config.api_key and not is_loopback(host):
         typer.echo("warning: --insecure: anyone who can reach this address can read prompts and get scores",
                    err=True)
-    serve_forever(create_app(scorer, config), host, port, config, log_level=log_level, access_log=access_log)
+    serve_forever(server_app, host, port, config, log_level=log_level, access_log=access_log, insecure=insecure)

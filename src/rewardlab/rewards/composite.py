@@ -230,6 +230,11 @@ class CompositeReward:
         build_leaves(parser.nodes, source)
         return cls(parser.nodes, str(data.get("name", source)))
 
+    @property
+    def executes_code(self) -> bool:
+        """True when a part runs the sample's code (``rule:code``): a server must opt in to serve it."""
+        return any(getattr(node.reward, "executes_code", False) for node in self.nodes.values())
+
     def score(self, samples: Sequence[Sample]) -> list[Score]:
         from rewardlab.rewards.composite_eval import Evaluator
 

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from rewardlab.rewards.base import Reward
 from rewardlab.serve.batcher import Batcher, QueueFull, RequestTimeout, ScoringError, ShuttingDown
-from rewardlab.serve.config import Normalization, ServeConfig
+from rewardlab.serve.config import Normalization, ServeConfig, check_client_code
 from rewardlab.serve.guards import Guard, error_body, install_error_handlers
 from rewardlab.serve.metrics import ServeMetrics
 from rewardlab.serve.schemas import (
@@ -35,10 +35,12 @@ _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 
 def create_app(reward: Reward, config: ServeConfig | None = None) -> FastAPI:
-    """Build a server for ``reward``; the model thread starts and stops with the app's lifespan."""
+    """Build a server for ``reward``; the model thread starts and stops with the app's lifespan.
+    A reward that runs client code (rule:code) needs ``config.allow_client_code``, else ValueError."""
     from rewardlab import __version__
 
     config = config or ServeConfig()
+    check_client_code(reward, config)
     metrics = ServeMetrics()
     batcher = Batcher(reward, config, metrics)
 

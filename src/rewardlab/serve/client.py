@@ -8,13 +8,16 @@ instance may be shared by many threads.
 
 Spec: ``remote:URL[,batch_size=64][,timeout=120][,retries=4][,backoff=0.5][,max_in_flight=1]
 [,api_key_env=REWARDLAB_API_KEY]``. The API key is read from the environment variable, never from the
-spec, because specs are written into reports.
+spec, because specs are written into reports. Which variables a spec may name is the operator's call, not
+the spec's: ``REWARDLAB_API_KEY``, plus the allowlist of `rewardlab.generation.keys` (shared with the
+``openai`` generator: ``$REWARDLAB_ALLOWED_KEY_ENVS``, ``allow_key_env(NAME)``, or ``allow_key_envs`` here).
+A spec naming any other variable fails to load with ``KeyNotAllowed``, so a spec that came from data
+cannot send, say, ``AWS_SECRET_ACCESS_KEY`` to its URL.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -23,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from rewardlab.generation.keys import read_key
 from rewardlab.rewards.base import parse_options
 from rewardlab.types import Sample, Score
 
@@ -56,7 +60,9 @@ class RemoteReward:
                                   timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
 
     @classmethod
-    def from_spec(cls, argument: str) -> RemoteReward:
+    def from_spec(cls, argument: str, allow_key_envs: Sequence[str] = ()) -> RemoteReward:
+        """Build from the text after ``remote:``. ``api_key_env`` may name ``REWARDLAB_API_KEY``, a name in
+        ``allow_key_envs`` (the Python caller's), or one on the shared allowlist."""
         url, options = parse_options(argument)
         if not url:
             raise ValueError(f"remote spec {argument!r} has no URL; write remote:http://HOST:PORT")
@@ -65,10 +71,11 @@ class RemoteReward:
         if unknown:
             raise ValueError(f"unknown remote option(s) {sorted(unknown)}; known: {sorted(known)}")
         key_env = options.get("api_key_env", DEFAULT_KEY_ENV)
+        api_key = read_key(key_env, trusted=key_env == DEFAULT_KEY_ENV or key_env in set(allow_key_envs))
         return cls(url, batch_size=int(options.get("batch_size", 64)),
                    timeout=float(options.get("timeout", 120)), retries=int(options.get("retries", 4)),
                    backoff=float(options.get("backoff", 0.5)),
-                   max_in_flight=int(options.get("max_in_flight", 1)), api_key=os.environ.get(key_env))
+                   max_in_flight=int(options.get("max_in_flight", 1)), api_key=api_key)
 
     def score(self, samples: Sequence[Sample]) -> list[Score]:
         chunks = [list(samples[i:i + self.batch_size]) for i in range(0, len(samples), self.batch_size)]

@@ -24,6 +24,9 @@ FIELD_HELP: dict[str, str] = {
     "drain_timeout_s": "On SIGTERM, seconds to let in-flight requests finish before they are cancelled "
                        "(0: no limit).",
     "api_key": "Bearer token every request except /health must carry (Authorization: Bearer KEY).",
+    "allow_client_code": "Serve a reward that runs code (rule:code, also inside a composite): clients send the "
+                         "code to run and, through `reference`, the tests. Off by default; the code runs in the "
+                         "bwrap sandbox.",
 }
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
@@ -68,6 +71,7 @@ class ServeConfig:
     drain_timeout_s: float = 30.0
     api_key: str | None = field(default=None, repr=False)
     normalization: Normalization | None = None
+    allow_client_code: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_samples_per_request", "max_chars_per_sample", "max_queue_samples",
@@ -101,6 +105,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def check_client_code(reward: Any, config: ServeConfig) -> None:
+    """Refuse to serve a reward that executes code unless the operator said so (``allow_client_code``).
+
+    Over HTTP the response *and* the tests are the client's: ``rule:code`` reads tests from
+    ``Sample.reference``, which any request sets, so serving it runs code of the client's choosing.
+    """
+    if getattr(reward, "executes_code", False) and not config.allow_client_code:
+        raise ValueError(
+            f"reward {getattr(reward, 'name', reward)!r} runs code that clients send (rule:code: the response "
+            "and, through `reference`, the tests); refusing to serve it. Pass --allow-client-code "
+            "(ServeConfig(allow_client_code=True)) if that is intended; see docs/serving.md"
+        )
 
 
 def check_bind(host: str, api_key: str | None, insecure: bool) -> None:

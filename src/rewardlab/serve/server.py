@@ -1,5 +1,6 @@
 """Running an app: in the foreground under uvicorn (with SIGTERM draining), or in a background thread on
-a free loopback port (tests, notebooks, benchmarks).
+a free loopback port (tests, notebooks, benchmarks). Both apply the CLI's bind rule (`check_bind`): an
+address beyond loopback needs the app's API key, or ``insecure=True``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from typing import Any
 
 from rewardlab.rewards.base import Reward
-from rewardlab.serve.config import Normalization, ServeConfig
+from rewardlab.serve.config import Normalization, ServeConfig, check_bind
 
 
 def stored_normalization(reward: Reward) -> Normalization:
@@ -28,13 +29,23 @@ def stored_normalization(reward: Reward) -> Normalization:
 
 
 def serve_forever(app: Any, host: str, port: int, config: ServeConfig, log_level: str = "info",
-                  access_log: bool = False) -> None:
+                  access_log: bool = False, insecure: bool = False) -> None:
     """Run until SIGTERM/SIGINT; uvicorn then stops accepting connections, lets in-flight requests
     finish (up to ``config.drain_timeout_s``), and the app's lifespan drains the batch queue."""
     import uvicorn
 
+    check_bind(host, _api_key(app, config), insecure)
+
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log,
                 timeout_graceful_shutdown=config.drain_timeout_s or None, lifespan="on")
+
+
+def _api_key(app: Any, config: ServeConfig | None = None) -> str | None:
+    """The key the app enforces: the one in the app's own config (``create_app`` stores it), which is what
+    the Guard checks, whatever config is passed beside it."""
+    state = getattr(app, "state", None)
+    app_config = getattr(state, "config", None) if state is not None else None
+    return getattr(app_config or config, "api_key", None)
 
 
 class ServerThread:
@@ -44,7 +55,9 @@ class ServerThread:
     ...     httpx.post(server.url + "/v1/score", json=...)
     """
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 30.0):
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 30.0,
+                 insecure: bool = False):
+        check_bind(host, _api_key(app), insecure)
         self.app = app
         self.host = host
         self.port = port

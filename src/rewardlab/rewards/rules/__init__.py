@@ -12,7 +12,7 @@
 | ``rule:json_schema[,schema=FILE]`` | the response is JSON, valid against the schema |
 | ``rule:bleu`` / ``rule:chrf`` | sentence BLEU / chrF against the reference(s), in [0, 1] |
 | ``rule:tool_call[,scale=unit\\|toolrl]`` | ToolRL partial credit for tool name, parameter names and values |
-| ``rule:code[,timeout=..,cpu=..,memory_mb=..]`` | share of unit tests passed in the sandbox |
+| ``rule:code[,timeout=..,cpu=..,memory_mb=..,unsafe=false]`` | share of unit tests passed in the bwrap sandbox |
 | ``rule:overlong,max=L,cache=C`` | DAPO soft overlong penalty in [-1, 0] |
 
 A response with nothing to grade scores 0 with the reason in ``rationale``; a sample the rule cannot check
@@ -56,7 +56,7 @@ def _make_code(opts: Options) -> RuleReward:
     from rewardlab.rewards.rules.code_exec import CodeRule
 
     rule = CodeRule(opts)
-    return RuleReward("rule:code", batch_check=rule.score)
+    return RuleReward("rule:code", batch_check=rule.score, executes_code=True)
 
 
 def _lazy(module: str, name: str) -> Callable[[Options], Check]:

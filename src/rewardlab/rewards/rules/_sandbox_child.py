@@ -1,18 +1,15 @@
-"""The process that runs untrusted code for `rewardlab.rewards.rules.sandbox`. Standard library only.
+"""The harness that runs untrusted code for `rewardlab.rewards.rules.sandbox`. Standard library only.
 
-Started as ``python -I _sandbox_child.py`` with a JSON job on stdin. Containment, outermost first:
-1. (host side) a new session, so a wall-clock timeout kills the whole process group. The process cap:
-   RLIMIT_NPROC, which the kernel does not apply to root; so as root a pids cgroup, or where none can be
-   made, running as ``nobody`` (when the interpreter is readable by other users).
-2. New network and PID namespaces when the kernel allows (``unshare``; as root, or through an
-   unprivileged user namespace): no interface but a downed loopback, and when the namespace's first
-   process exits every process left inside it is killed, so a fork bomb cannot outlive the run.
-3. rlimits: CPU seconds, address space, processes (not as root), file size, open files, no core dumps.
-4. A ``sys.addaudithook`` hook (cannot be removed once added): no socket creation, no writes, renames or
-   deletions outside the temp dir, no new programs (exec, system, posix_spawn), no ctypes loading.
-   This also blocks the network where namespaces are unavailable. It guards the Python-level doors;
-   layers 1-3 are what the kernel enforces.
+Started as ``python -I _sandbox_child.py`` (inside bwrap, or as a plain subprocess with ``unsafe=true``)
+with a JSON job on stdin. In order, before any untrusted code runs:
+1. when the job names a uid (bwrap started as root): drop every group, then to that fresh uid, and check
+   that no capability is left; any failure stops the run;
+2. rlimits: CPU seconds, address space, processes, file size, open files, no core dumps;
+3. a ``sys.addaudithook`` hook (cannot be removed once added) refusing sockets, writes outside the work
+   dir, new programs, ctypes loads and signals. Defence in depth only: the boundary is the OS (bwrap's
+   namespaces and read-only mounts); a program started without Python, or ctypes, never sees the hook.
 The report goes to stdout as one line prefixed with a per-run nonce, after the solution and tests ran.
+Failure messages are the exception's type and message only, cut short; the host cuts them again.
 """
 
 import json
@@ -20,29 +17,24 @@ import os
 import resource
 import sys
 
-CLONE_NEWNET = 0x40000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWUSER = 0x10000000
+MESSAGE_CHARS = 200
 
 
-def unshare_namespaces():
-    """Enter new network + PID namespaces; returns a label of what was obtained ('' when none)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        flags = CLONE_NEWNET | CLONE_NEWPID
-        if libc.unshare(flags) == 0:
-            return "netns+pidns"
-        if libc.unshare(flags | CLONE_NEWUSER) == 0:
-            return "userns+netns+pidns"
-    except Exception:
-        pass
-    return ""
+def drop_privileges(uid):
+    """Become ``uid`` (group ``uid``, no supplementary groups); verify no capability survived."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != uid:
+        raise RuntimeError("the uid switch did not take")
+    with open("/proc/self/status") as f:
+        caps = {line.split(":")[0]: int(line.split(":")[1], 16) for line in f if line.startswith("Cap")}
+    if caps.get("CapEff") or caps.get("CapPrm") or caps.get("CapAmb"):
+        raise RuntimeError(f"capabilities survived the uid switch: {caps}")
 
 
 def own_process_count():
-    """Processes owned by this real uid right now (RLIMIT_NPROC counts them all, not just ours)."""
+    """Processes of this real uid visible now (for a plain subprocess, where RLIMIT_NPROC counts them all)."""
     uid, count = os.getuid(), 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -54,7 +46,7 @@ def own_process_count():
     return count
 
 
-def set_limits(limits):
+def set_limits(limits, count_own_processes):
     mb = 1024 * 1024
     cpu = int(limits["cpu_seconds"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -62,12 +54,13 @@ def set_limits(limits):
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb, limits["file_mb"] * mb))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; the host side uses a pids cgroup instead
-        n = own_process_count() + limits["processes"]
-        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+    # Inside bwrap this uid (fresh, or in its own user namespace) has no other process, so the count is
+    # exact. The kernel does not apply RLIMIT_NPROC to root: only the unsafe backend runs code as root.
+    n = limits["processes"] + (own_process_count() if count_own_processes else 0)
+    resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
 
-def install_guard(root, block_network=True):
+def install_guard(root):
     """Deny, through the audit hook, what the code must not do from Python.
 
     ctypes is imported first so that libraries which import it (numpy does) keep working, while any new
@@ -81,9 +74,6 @@ def install_guard(root, block_network=True):
     denied = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "os.system",
               "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen", "ctypes.dlopen", "ctypes.dlsym",
               "os.kill", "os.killpg", "pty.spawn", "os.setuid", "os.setgid"}
-
-    if not block_network:  # only to check the network namespace on its own
-        denied -= {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo"}
 
     def inside(path):
         if isinstance(path, int):
@@ -110,93 +100,61 @@ def install_guard(root, block_network=True):
     sys.addaudithook(hook)
 
 
+def describe(exc):
+    """``Type: message`` on one line, cut short: what the test said, never a dump of anything else."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split()) if str(exc) else type(exc).__name__
+    return text[:MESSAGE_CHARS]
+
+
 def run_tests(job, ns):
-    """Execute the solution, then each test; returns per-test outcomes (True or an error string)."""
+    """Execute the solution, then each test; returns per-test outcomes (True or a failure message)."""
     import contextlib
     import io
-    import traceback
-
-    def describe(exc):
-        line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return line[:300]
 
     results = []
     if job["tests"]:  # assert-style tests need the solution's names; stdin/stdout cases run it per case
         try:
             exec(compile(job["code"], "<solution>", "exec"), ns)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the code failed to load
-            return {"loaded": False, "error": describe(exc), "results": []}
+            return {"loaded": False, "error": f"the code failed to run: {describe(exc)}", "results": []}
     for i, test in enumerate(job["tests"]):
         try:
             exec(compile(test, f"<test {i}>", "exec"), dict(ns))
             results.append(True)
         except BaseException as exc:
             results.append(describe(exc))
-    for case in job["io"]:
+    for i, case in enumerate(job["io"]):
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):
                 sys.stdin = io.StringIO(case["input"])
                 exec(compile(job["code"], "<solution>", "exec"), {"__name__": "__main__"})
             same = out.getvalue().split() == case["output"].split()
-            results.append(True if same else f"wrong output: {out.getvalue()[:80]!r}")
+            results.append(True if same else f"wrong output on case {i}")
         except BaseException as exc:
             results.append(describe(exc))
     return {"loaded": True, "error": None, "results": results}
-
-
-def workload(job, nonce, isolation):
-    if job["drop_to"] is not None and os.geteuid() == 0:  # root without a cgroup: become nobody so that
-        uid, gid = job["drop_to"]                            # RLIMIT_NPROC applies
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-    set_limits(job["limits"])
-    os.chdir(job["dir"])
-    os.environ.update({"HOME": job["dir"], "TMPDIR": job["dir"]})
-    install_guard(job["dir"], job["audit_network"])
-    report = run_tests(job, {"__name__": "__main__"})
-    report["isolation"] = isolation
-    sys.stdout.flush()
-    os.write(1, ("\n" + nonce + json.dumps(report) + "\n").encode())
 
 
 def main():
     job = json.loads(sys.stdin.read())
     nonce = job.pop("nonce")
     sys.stdin = open(os.devnull)  # noqa: SIM115 (lives as long as the process)
-    if job["cgroup"]:
-        with open(os.path.join(job["cgroup"], "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
-    namespaces = unshare_namespaces() if job["namespaces"] else ""
-    isolation = {"namespaces": namespaces, "process_cap": job["process_cap"], "audit_hook": True}
-    if "pidns" not in namespaces:
-        workload(job, nonce, isolation)
-        return
-    # The outer process stays in the host namespace and relays the exit status. Its child is PID 1 of the
-    # new namespace: a bare reaper, because PID 1 ignores default-action signals such as SIGXCPU and
-    # because when it exits the kernel kills every process left inside (fork bombs included).
-    pid = os.fork()
-    if pid == 0:
-        os._exit(_reap(os.fork(), job, nonce, isolation))
-    sys.exit(_exit_code(os.waitpid(pid, 0)[1]))
+    try:
+        if job["uid"] is not None:
+            drop_privileges(job["uid"])
+        set_limits(job["limits"], job["count_own_processes"])
+        os.chdir(job["dir"])
+        os.environ.update({"HOME": job["dir"], "TMPDIR": job["dir"]})
+        if job["audit_hook"]:
+            install_guard(job["dir"])
+    except Exception as exc:
+        report = {"loaded": False, "error": f"sandbox setup failed: {describe(exc)}", "results": []}
+    else:
+        report = run_tests(job, {"__name__": "__main__"})
+    sys.stdout.flush()
+    os.write(1, ("\n" + nonce + json.dumps(report) + "\n").encode())
 
-
-def _reap(pid, job, nonce, isolation):
-    if pid == 0:
-        code = 1
-        try:
-            workload(job, nonce, isolation)
-            code = 0
-        finally:
-            os._exit(code)
-    return _exit_code(os.waitpid(pid, 0)[1])
-
-
-def _exit_code(status):
-    """A wait status as an exit code, with death by signal N relayed as 128 + N (as shells do)."""
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
 
 if __name__ == "__main__":
     main()

@@ -73,13 +73,15 @@ class RuleReward:
     """A `Reward` made of a per-sample check; ``score`` maps it over samples in order.
 
     ``batch_check`` (optional) scores a whole list at once, for rules that parallelise (code execution).
+    ``executes_code`` marks a rule that runs the sample's code (``rule:code``): a server must opt in to it.
     """
 
     def __init__(self, name: str, check: Check | None = None,
-                 batch_check: Callable[[Sequence[Sample]], list[Score]] | None = None):
+                 batch_check: Callable[[Sequence[Sample]], list[Score]] | None = None, executes_code: bool = False):
         if check is None and batch_check is None:
             raise ValueError("a rule needs check or batch_check")
         self.name = name
+        self.executes_code = executes_code
         self._check = check
         self._batch_check = batch_check
 

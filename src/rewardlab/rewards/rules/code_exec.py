@@ -7,19 +7,33 @@ Tests come from the sample, first found wins:
   the program run once per case, outputs compared token by token;
 - ``Sample.reference``: either a JSON ``{"inputs": [...], "outputs": [...]}`` or test code (one snippet).
 
-Spec: ``rule:code[,partial=true][,timeout=10][,cpu=5][,memory_mb=1024][,processes=32][,workers=2]``.
+Spec: ``rule:code[,partial=true][,timeout=10][,cpu=5][,memory_mb=1024][,processes=32][,disk_mb=64]
+[,workers=2][,unsafe=false]``.
+
+The code runs in a bubblewrap sandbox (`rewardlab.rewards.rules.bwrap`). Where bwrap is missing or
+cannot start, the spec refuses to load and says how to install it; ``unsafe=true`` lets it fall back to
+a plain subprocess with rlimits and an audit hook, which contains accidents but not attacks, and logs a
+warning saying so. Rationales carry the first failing test's message, cut to 200 characters: never the
+program's output or anything it read.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from rewardlab.rewards.rules.base import Options, wrong
-from rewardlab.rewards.rules.sandbox import RunOutcome, SandboxLimits, run_python
+from rewardlab.rewards.rules.sandbox import RunOutcome, SandboxLimits, bwrap_problem, cap_message, run_python
 from rewardlab.types import Sample, Score
+
+log = logging.getLogger("rewardlab.rules.code")
+
+
+class SandboxUnavailable(RuntimeError):
+    """rule:code cannot run untrusted code safely here (no working bwrap) and unsafe=true was not given."""
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
@@ -72,7 +86,9 @@ class CodeRule:
         self.limits = SandboxLimits(
             wall_seconds=opts.number("timeout", 10.0), cpu_seconds=opts.integer("cpu", 5),
             memory_mb=opts.integer("memory_mb", 1024), processes=opts.integer("processes", 32),
+            disk_mb=opts.integer("disk_mb", 64),
         )
+        self.backend = choose_backend(opts.flag("unsafe", False))
 
     def score(self, samples: Sequence[Sample]) -> list[Score]:
         if len(samples) <= 1 or self.workers == 1:
@@ -91,7 +107,7 @@ class CodeRule:
         if isinstance(found, str):
             return Score.failure(f"code: {found}")
         tests, cases = found
-        return self.judge(run_python(code, tests, cases, self.limits), len(tests) + len(cases))
+        return self.judge(run_python(code, tests, cases, self.limits, self.backend), len(tests) + len(cases))
 
     def judge(self, outcome: RunOutcome, total: int) -> Score:
         parts = {"passed": float(outcome.passed), "total": float(total)}
@@ -102,5 +118,20 @@ class CodeRule:
         value = outcome.passed / total if self.partial else float(not failures)
         why = f"{outcome.passed}/{total} tests passed"
         if failures:
-            why += f"; test {failures[0][0]} failed: {failures[0][1]}"
+            why += f"; test {failures[0][0]} failed: {cap_message(failures[0][1])}"
         return Score(value, components=parts, rationale=why)
+
+
+def choose_backend(unsafe: bool) -> str:
+    """``bwrap`` where it works; otherwise refuse, unless the spec says ``unsafe=true`` (logged loudly)."""
+    problem = bwrap_problem()
+    if problem is None:
+        return "bwrap"
+    if not unsafe:
+        raise SandboxUnavailable(
+            f"rule:code runs untrusted code and needs an OS sandbox: {problem}. Only for code you trust, "
+            "add unsafe=true to the spec (rule:code,unsafe=true) to run it in a plain subprocess instead.")
+    log.warning("rule:code,unsafe=true: %s; running code WITHOUT the OS sandbox (rlimits and an audit hook "
+                "only). Code written to escape can read and write this machine's files and run programs.",
+                problem)
+    return "process"

@@ -1,35 +1,40 @@
 """Run untrusted Python against unit tests in a contained subprocess (host side).
 
-Each run gets a fresh temp directory as its working dir and only writable place, a new session (so the
-wall-clock timeout kills the whole process group), rlimits (CPU, memory, processes, file size, open
-files), new network and PID namespaces where the kernel allows, a pids cgroup where we are root (root is
-exempt from RLIMIT_NPROC), and an audit hook; `_sandbox_child` documents the layers. `RunOutcome.isolation`
-says which layers this machine gave. After every run the process group and the cgroup are killed and the
-temp dir deleted, whatever the code did.
+The boundary is the operating system: each run is a bubblewrap sandbox (`rewardlab.rewards.rules.bwrap`
+lists what it sees and may do) with rlimits on CPU, address space, processes, file size and open files,
+a wall-clock timeout that kills the whole process group, and a size-capped private tmpfs as its only
+writable place. The harness inside (`_sandbox_child`) also installs a Python audit hook, as defence in
+depth only. ``backend="process"`` (what ``rule:code,unsafe=true`` falls back to where bwrap is missing)
+is a plain subprocess with the rlimits and the hook and nothing else: it contains accidents, not attacks.
 
-This contains accidents and resource abuse (loops, fork bombs, memory blow-ups, stray writes, network).
-It is not a boundary against code written to forge its own test results from inside the interpreter; see
-docs/rules.md.
+`RunOutcome.isolation` says what a run got. Whatever the code did, the process group is killed and the
+host-side temp dirs are deleted after every run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rewardlab.rewards.rules import bwrap, seccomp
+
 CHILD = Path(__file__).with_name("_sandbox_child.py")
+BACKENDS = ("bwrap", "process")
+MESSAGE_CHARS = 200
+"""Longest test-failure message kept: a reason to read, never a channel for dumping data out."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,13 @@ class SandboxLimits:
     file_mb: int = 16
     open_files: int = 64
     output_kb: int = 256
-    namespaces: bool = True
-    audit_network: bool = True  # also refuse sockets in the audit hook; off only to test the namespace alone
+    disk_mb: int = 64
+    audit_hook: bool = True  # off only to test that the OS boundary holds on its own
 
 
 @dataclass
 class RunOutcome:
-    """What happened: per-test results (True, or the error text), or why nothing could be judged."""
+    """What happened: per-test results (True, or the failure message), or why nothing could be judged."""
 
     results: list[bool | str] = field(default_factory=list)
     loaded: bool = False
@@ -76,95 +81,151 @@ class RunOutcome:
         return None
 
 
-def _pids_cgroup(limit: int) -> str | None:
-    """A fresh pids cgroup (v1 or v2) under our own, capped at ``limit`` tasks; None when not possible."""
-    if os.geteuid() != 0:
+def cap_message(text: object) -> str:
+    """One line of at most MESSAGE_CHARS characters."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= MESSAGE_CHARS else line[:MESSAGE_CHARS - 3] + "..."
+
+
+def bwrap_problem() -> str | None:
+    """None when a bwrap sandbox runs here, else why not (checked with a real run, once per process and
+    bwrap path)."""
+    return _bwrap_problem(bwrap.executable())
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_problem(executable: str | None) -> str | None:
+    if executable is None:
+        where = f" at ${bwrap.BWRAP_ENV}={os.environ[bwrap.BWRAP_ENV]}" if os.environ.get(bwrap.BWRAP_ENV) else ""
+        return f"bubblewrap (bwrap) is not installed{where}; {bwrap.INSTALL_HINT}"
+    probe = run_python("x = 6 * 7", ["assert x == 42"], limits=SandboxLimits(wall_seconds=30))
+    if probe.results == [True]:
         return None
+    said = [line for line in probe.stderr_tail.splitlines() if line.startswith("bwrap:")]
+    why = said[-1] if said else probe.failure_reason() or f"exit code {probe.exit_code}"
+    return f"bubblewrap (bwrap) is installed but cannot start a sandbox here: {cap_message(why)}"
+
+
+def run_python(code: str, tests: Sequence[str] = (), io_cases: Sequence[dict] = (),
+               limits: SandboxLimits = SandboxLimits(), backend: str = "bwrap") -> RunOutcome:
+    """Run ``code``, then each test snippet (and stdin/stdout cases), in a contained child process."""
+    if backend not in BACKENDS:
+        raise ValueError(f"sandbox backend must be one of {BACKENDS}, got {backend!r}")
+    private = tempfile.mkdtemp(prefix="rewardlab-sandbox-io-")  # output files, never visible to the code
+    workdir = tempfile.mkdtemp(prefix="rewardlab-sandbox-") if backend == "process" else bwrap.WORKDIR
+    nonce = secrets.token_hex(16)
+    job = {"nonce": nonce, "code": code, "tests": list(tests), "io": list(io_cases), "dir": workdir,
+           "uid": None, "audit_hook": limits.audit_hook, "count_own_processes": backend == "process",
+           "limits": {"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb,
+                      "processes": limits.processes, "file_mb": limits.file_mb,
+                      "open_files": limits.open_files}}
+    keep_fds: list[int] = []
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    candidates = []
-    for line in lines:
-        _, controllers, rel = line.split(":", 2)
-        if "pids" in controllers.split(","):
-            candidates.append(Path("/sys/fs/cgroup/pids") / rel.lstrip("/"))
-        elif controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
-            base = Path("/sys/fs/cgroup") / rel.lstrip("/")
-            if "pids" in (base / "cgroup.subtree_control").read_text().split():
-                candidates.append(base)
-    for base in candidates:
-        path = base / f"rewardlab-sandbox-{uuid.uuid4().hex[:12]}"
+        if backend == "bwrap":
+            argv, job["uid"], isolation = _bwrap_launch(limits, keep_fds)
+            env, cwd = {"PATH": "/usr/bin:/bin"}, None
+        else:
+            argv, cwd = [sys.executable, "-I", str(CHILD)], workdir
+            env = {**bwrap.ENVIRONMENT, "HOME": workdir, "TMPDIR": workdir}
+            isolation = {"sandbox": "none (plain subprocess, unsafe=true)", "audit_hook": limits.audit_hook}
+        outcome = _run(argv, job, env, cwd, keep_fds, Path(private), limits)
+        outcome.isolation = isolation
+        return outcome
+    finally:
+        for fd in keep_fds:
+            os.close(fd)
+        shutil.rmtree(private, ignore_errors=True)
+        if backend == "process":
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _bwrap_launch(limits: SandboxLimits, keep_fds: list[int]) -> tuple[list[str], int | None, dict]:
+    """The bwrap argv, the uid the harness drops to (root only) and the isolation report."""
+    filter_fd = None
+    isolation = {"sandbox": "bwrap", "namespaces": "pid+net+ipc+uts+cgroup", "disk_mb": limits.disk_mb,
+                 "audit_hook": limits.audit_hook}
+    if bwrap.privileged():
+        program = seccomp.program()
+        if program is not None:
+            read_end, write_end = os.pipe()
+            os.write(write_end, program)
+            os.close(write_end)
+            keep_fds.append(read_end)
+            filter_fd = read_end
+        isolation.update(user="fresh uid", nested_userns="blocked (seccomp)" if program else "allowed")
+        uid = bwrap.fresh_uid()
+    else:
+        isolation.update(namespaces="user+" + isolation["namespaces"], user="user namespace",
+                         nested_userns="blocked (bwrap --disable-userns)")
+        uid = None
+    return bwrap.command(str(CHILD), limits.disk_mb, filter_fd), uid, isolation
+
+
+def _run(argv: list[str], job: dict, env: dict, cwd: str | None, keep_fds: list[int], private: Path,
+         limits: SandboxLimits) -> RunOutcome:
+    out_path, err_path = private / "stdout", private / "stderr"
+    outcome = RunOutcome()
+    start = time.monotonic()
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=cwd, env=env,
+                                start_new_session=True, close_fds=True, pass_fds=keep_fds)
+        for fd in keep_fds:  # the child has its copies; close ours now so the list can be emptied
+            os.close(fd)
+        keep_fds.clear()
         try:
-            path.mkdir()
-            (path / "pids.max").write_text(str(limit))
-            return str(path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                path.rmdir()
-    return None
-
-
-def _readable_by_others() -> bool:
-    """Whether an unprivileged user could run this interpreter and import its libraries."""
-    import stat
-    import sysconfig
-
-    paths = {os.path.realpath(sys.executable), os.path.dirname(os.__file__), sysconfig.get_paths()["purelib"]}
-    for path in paths:
-        parts = Path(path).parts
-        for i in range(1, len(parts) + 1):
-            try:
-                mode = os.stat(Path(*parts[:i])).st_mode
-            except OSError:
-                return False
-            needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
-            if not mode & needed:
-                return False
-    return True
-
-
-NOBODY = (65534, 65534)
-
-
-def _process_cap(limit: int, workdir: str) -> tuple[str, str | None, tuple[int, int] | None]:
-    """How the process limit is enforced: ``rlimit`` (not root), ``cgroup`` (root), ``rlimit-nobody``
-    (root, no cgroup: the child drops to nobody), or ``none`` (root, neither possible; the wall-clock
-    timeout and the PID namespace still end every process, but a fork bomb is not capped meanwhile)."""
-    if os.geteuid() != 0:
-        return "rlimit", None, None
-    cgroup = _pids_cgroup(limit)
-    if cgroup is not None:
-        return "cgroup", cgroup, None
-    if _readable_by_others():
-        os.chown(workdir, *NOBODY)
-        return "rlimit-nobody", None, NOBODY
-    return "none", None, None
-
-
-def _remove_cgroup(path: str | None) -> None:
-    """Kill whatever is still in the run's cgroup (all started by this run), then remove it."""
-    if path is None:
-        return
-    procs = Path(path) / "cgroup.procs"
-    for _ in range(50):
+            proc.stdin.write(json.dumps(job).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
         try:
-            pids = [int(p) for p in procs.read_text().split()]
-        except OSError:
-            pids = []
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        try:
-            os.rmdir(path)
-            return
-        except OSError:
-            time.sleep(0.02)
+            outcome.exit_code = proc.wait(timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            outcome.timed_out = True
+            _kill_tree(proc.pid)
+            outcome.exit_code = proc.wait()
+        finally:
+            _kill_group(proc.pid)  # stragglers a finished run left behind
+    outcome.wall_s = time.monotonic() - start
+    outcome.signal = None if outcome.timed_out else _signal_of(outcome.exit_code)
+    _parse_report(outcome, _read_tail(out_path, limits.output_kb), job["nonce"])
+    outcome.stderr_tail = _read_tail(err_path, 4)[-2000:]
+    return outcome
 
 
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _kill_tree(pid: int, grace_s: float = 5.0) -> None:
+    """Kill ``pid``'s process group and its direct children, and wait until those children are gone.
+
+    bwrap's child is PID 1 of the sandbox's PID namespace; the kernel kills everything else inside when
+    it dies, and it dies only after them. So waiting for it (through a pidfd: no pid-reuse race) means no
+    sandboxed process outlives the run, even one that had started a new session.
+    """
+    handles = []
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            handles.append(os.pidfd_open(child))
+    _kill_group(pid)
+    deadline = time.monotonic() + grace_s
+    for fd in handles:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))  # readable once it exited
+        os.close(fd)
+
+
+def _children(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid`` (read from /proc/N/stat)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{entry}/stat", "rb") as f:
+                if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
 
 
 def _read_tail(path: Path, kb: int) -> str:
@@ -176,7 +237,7 @@ def _read_tail(path: Path, kb: int) -> str:
 
 
 def _signal_of(code: int | None) -> str | None:
-    """The signal that ended the child: negative returncode directly, or 128+N relayed by the PID-1 parent."""
+    """The signal that ended the child: negative returncode directly, or 128+N relayed by bwrap's PID 1."""
     if code is None:
         return None
     number = -code if code < 0 else code - 128 if code > 128 else 0
@@ -186,62 +247,20 @@ def _signal_of(code: int | None) -> str | None:
         return f"signal {number}"
 
 
-def run_python(code: str, tests: Sequence[str] = (), io_cases: Sequence[dict] = (),
-               limits: SandboxLimits = SandboxLimits()) -> RunOutcome:
-    """Run ``code``, then each test snippet (and stdin/stdout cases), in a contained child process."""
-    workdir = tempfile.mkdtemp(prefix="rewardlab-sandbox-")
-    private = tempfile.mkdtemp(prefix="rewardlab-sandbox-io-")  # outside what the code may write
-    cap, cgroup, drop_to = _process_cap(limits.processes, workdir)
-    nonce = secrets.token_hex(16)
-    job = {"nonce": nonce, "code": code, "tests": list(tests), "io": list(io_cases), "dir": workdir,
-           "cgroup": cgroup, "process_cap": cap, "drop_to": drop_to, "namespaces": limits.namespaces,
-           "audit_network": limits.audit_network,
-           "limits": {"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb,
-                      "processes": limits.processes, "file_mb": limits.file_mb,
-                      "open_files": limits.open_files}}
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
-           "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
-    out_path, err_path = Path(private) / "stdout", Path(private) / "stderr"
-    outcome = RunOutcome()
-    start = time.monotonic()
-    try:
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen([sys.executable, "-I", str(CHILD)], stdin=subprocess.PIPE, stdout=out,
-                                    stderr=err, cwd=workdir, env=env, start_new_session=True, close_fds=True)
-            try:
-                proc.stdin.write(json.dumps(job).encode())
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            try:
-                outcome.exit_code = proc.wait(timeout=limits.wall_seconds)
-            except subprocess.TimeoutExpired:
-                outcome.timed_out = True
-                _kill_group(proc.pid)
-                outcome.exit_code = proc.wait()
-            finally:
-                _kill_group(proc.pid)  # stragglers a finished run left behind
-        outcome.wall_s = time.monotonic() - start
-        outcome.signal = None if outcome.timed_out else _signal_of(outcome.exit_code)
-        _parse_report(outcome, _read_tail(out_path, limits.output_kb), nonce)
-        outcome.stderr_tail = _read_tail(err_path, 4)[-2000:]
-    finally:
-        _remove_cgroup(cgroup)
-        shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(private, ignore_errors=True)
-    return outcome
-
-
 def _parse_report(outcome: RunOutcome, stdout: str, nonce: str) -> None:
+    """Read the harness's report line; every message in it is capped here, whatever the child sent."""
     lines = [line for line in stdout.splitlines() if line.startswith(nonce)]
     if not lines:
         if outcome.error is None and not outcome.timed_out and not outcome.signal:
             outcome.error = f"the test harness did not report (exit code {outcome.exit_code})"
         return
-    report = json.loads(lines[-1][len(nonce):])
-    outcome.loaded = report["loaded"]
-    outcome.results = report["results"]
-    outcome.isolation = report["isolation"]
-    if not report["loaded"]:
-        outcome.error = f"the code failed to run: {report['error']}"
+    try:
+        report = json.loads(lines[-1][len(nonce):])
+        outcome.loaded = bool(report["loaded"])
+        outcome.results = [True if r is True else cap_message(r) for r in report["results"]]
+        error = report["error"]
+    except (ValueError, KeyError, TypeError):
+        outcome.error = "the test harness sent an unreadable report"
+        return
+    if error is not None:
+        outcome.error = cap_message(error)
