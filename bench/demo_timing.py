@@ -8,7 +8,8 @@ Run it on an otherwise idle machine; other processes on the same cores inflate e
     python bench/demo_timing.py --threads 2       # pin torch's intra-op threads
 
 Prints the stage timings and the headline numbers (policy accuracy, reward-model accuracy, best-of-N) and
-writes them as JSON with --out. Not a test: nothing is asserted.
+writes them to docs/benchmarks/demo_timing.json (bench/_record.py; not with --quick). Not a test: nothing
+is asserted.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from _record import default_out, write_record  # on import it notes the load average before the run
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the small size instead of the full one")
-    parser.add_argument("--out", type=Path, help="write the timings here as JSON")
+    parser.add_argument("--out", type=Path, help="record path (default docs/benchmarks/demo_timing.json; none "
+                                                 "with --quick)")
     parser.add_argument("--workdir", type=Path, help="demo folder (default: a temp folder)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads before anything runs")
     args = parser.parse_args()
@@ -52,8 +56,7 @@ def main() -> None:
     }
     record["load_avg_after"] = os.getloadavg()
     print(json.dumps(record["headline"], indent=1))
-    if args.out:
-        args.out.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(args.out or default_out("demo_timing", args.quick), "demo_timing", record)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ if ! has trl; then
 elif [[ ! -f $REWARDLAB_DATA/hh-rlhf/harmless-base/test.jsonl.gz ]]; then
   record score_vs_peers SKIP 0 "no benchmark data under $REWARDLAB_DATA (bash bench/gpu_prepare.sh copies it)"
 elif [[ $MODE == gpu ]]; then
-  step score_vs_peers 170 "$PEERS" "$PY" bench/score_vs_peers.py --device cuda --dtype bfloat16 --model "$RM" "${RB[@]}"
+  step score_vs_peers 170 "$PEERS" "$PY" bench/score_vs_peers.py --device cuda --dtype bfloat16 --model "$RM" --out "$LOGS/score_vs_peers_gpu.json" "${RB[@]}"
 else
   PREFIX=$SMOKE step score_vs_peers 600 "$PEERS" "$PY" bench/score_vs_peers.py --quick --device cpu --model "$RM" --backends torch "${RB[@]}"
 fi

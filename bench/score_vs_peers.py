@@ -7,18 +7,24 @@ the left at 512 tokens by every system (as reward-bench's --force_truncation doe
 identical token ids. reward-bench pads on the LEFT, which changes CLS-pooled encoder scores (PEERS.md):
 its score difference is reported as found, not hidden.
 
-- TRL: its own ``DataCollatorForPreference`` (chosen and rejected of 32 pairs in one forward, padded to the
+Peers run at their own defaults, and at the other setting people use beside it:
+- TRL: its own ``DataCollatorForPreference`` (chosen and rejected of each pair in one forward, padded to the
   longest, dataset order) and the forward ``RewardTrainer.compute_loss`` makes, under ``torch.no_grad`` as
-  its ``prediction_step`` does.
+  its ``prediction_step`` does, at ``RewardConfig``'s default ``per_device_eval_batch_size=8`` pairs per
+  forward (TRL 1.16), and at 32 pairs (an earlier run of this script used only 32).
 - reward-bench: its ``RewardBenchPipeline`` run in a side venv (it pins transformers 4.51), through the
-  launcher ``bench/_rewardbench_runner.py``, with the batch size and pipeline kwargs of its ``run_rm.py``.
-  Skipped (and said so) when no such interpreter is given.
+  launcher ``bench/_rewardbench_runner.py``, at the defaults of each entry point: the ``rewardbench`` CLI
+  (``rewardbench/rewardbench.py``: batch 8, left padding, max_length 512) and ``scripts/run_rm.py`` (batch
+  64, the tokenizer's padding side, max_length 2048 capped at MiniLM's 512). Skipped (and said so) when no
+  such interpreter is given.
 - rewardlab: ``classifier:DIR,inputs=concat,truncation=truncate-left`` through ``rewardlab.scoring``, with the
   default torch backend and (where onnxruntime is installed) ``backend=onnx``.
 
 Prints real (unpadded) tokens/s, ratios, the fraction of the machine's compute ceiling (fp32 matmul
 GFLOP/s measured in the same run; FLOPs counted exactly per sequence), and the max score difference to
-rewardlab. Usage: ``python bench/score_vs_peers.py [--quick] [--rewardbench-python PATH]``.
+rewardlab; ratios are against each peer at its default (TRL 8 pairs, reward-bench's CLI). Writes
+docs/benchmarks/score_vs_peers.json (bench/_record.py) unless ``--quick``.
+Usage: ``python bench/score_vs_peers.py [--quick] [--rewardbench-python PATH] [--out PATH]``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import torch
 
 from _ceiling import forward_flops as flops
 from _ceiling import measure_ceiling
+from _record import default_out, write_record  # on import it notes the load average before the run
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("REWARDLAB_DATA", REPO.parent / "shared" / "data"))
@@ -75,7 +82,12 @@ def save_model(folder: Path, model: str = "minilm") -> None:
     loaded.tokenizer.save_pretrained(folder)
 
 
-def run_trl(folder: Path, texts: list[str], device: str = "cpu", dtype: str = "float32") -> tuple[np.ndarray, float]:
+TRL_DEFAULT_PAIRS = 8  # trl.RewardConfig().per_device_eval_batch_size (TrainingArguments' default), TRL 1.16
+PEERS_AT_DEFAULT = {"trl": "trl (8 pairs, default)", "reward-bench": "reward-bench cli (default)"}
+
+
+def run_trl(folder: Path, texts: list[str], pairs: int = TRL_DEFAULT_PAIRS, device: str = "cpu",
+            dtype: str = "float32") -> tuple[np.ndarray, float]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl.trainer.reward_trainer import DataCollatorForPreference
 
@@ -88,8 +100,8 @@ def run_trl(folder: Path, texts: list[str], device: str = "cpu", dtype: str = "f
     examples = [{"chosen_ids": ids[i], "rejected_ids": ids[i + 1]} for i in range(0, len(ids), 2)]
     scores = np.zeros(len(texts))
     with torch.no_grad():
-        for lo in range(0, len(examples), 32):
-            batch = collator(examples[lo : lo + 32])
+        for lo in range(0, len(examples), pairs):
+            batch = collator(examples[lo : lo + pairs])
             logits = model(input_ids=batch["input_ids"].to(device),
                            attention_mask=batch["attention_mask"].to(device)).logits.float().cpu()
             chosen, rejected = torch.chunk(logits.squeeze(-1), chunks=2)
@@ -112,13 +124,14 @@ def run_rewardlab(folder: Path, texts: list[str], backend: str = "torch", device
     return np.array([s.value for s in scores]), time.perf_counter() - start, reward.provenance()
 
 
-def run_rewardbench(python: str, folder: Path, texts: list[str], device: str = "cpu",
+def run_rewardbench(python: str, folder: Path, texts: list[str], entry: str = "cli", device: str = "cpu",
                     dtype: str = "float32") -> tuple[np.ndarray, float] | str:
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "texts.json", Path(tmp) / "scores.json"
         inp.write_text(json.dumps(texts))
         runner = REPO / "bench" / "_rewardbench_runner.py"
-        proc = subprocess.run([python, str(runner), str(folder), str(inp), str(out), device, dtype],
+        proc = subprocess.run([python, str(runner), str(folder), str(inp), str(out), "--entry", entry,
+                               "--device", device, "--dtype", dtype],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             return f"reward-bench runner failed: {proc.stderr.strip().splitlines()[-1:]}"
@@ -138,6 +151,7 @@ def main() -> None:
     parser.add_argument("--dtype", default=None, help="float32 or bfloat16 (default: float32 on CPU, bfloat16 on cuda)")
     parser.add_argument("--model", default="minilm", help="sequence classifier every system loads (default: the "
                         "embedded MiniLM with a seeded 1-label head)")
+    parser.add_argument("--out", default=None, help="record path (default docs/benchmarks/score_vs_peers.json)")
     args = parser.parse_args()
     args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
     backends = args.backends.split(",") if args.backends else ["torch"] + (["onnx"] if _has_ort() else [])
@@ -146,6 +160,7 @@ def main() -> None:
 
     quiet_transformers()
     sets = load_texts(args.quick)
+    record: dict = {"backends": backends, "trl_default_pairs_per_forward": TRL_DEFAULT_PAIRS, "sets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "minilm-rm"
         save_model(folder, args.model)
@@ -153,6 +168,7 @@ def main() -> None:
 
         config, tok = AutoConfig.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
         ceiling = measure_ceiling(device=args.device, dtype=getattr(torch, args.dtype))
+        record.update(ceiling_gflops=ceiling, device=args.device, dtype=args.dtype, model=args.model)
         print(f"machine: {args.device} ({torch.get_num_threads()} threads), {args.dtype} matmul ceiling "
               f"{ceiling:.1f} GFLOP/s")
         for name, texts in sets.items():
@@ -162,33 +178,52 @@ def main() -> None:
             print(f"\n== {name}: {len(texts)} sequences, {real:,} real tokens, "
                   f"{total_flops / real / 1e6:.1f} MFLOP/token, ceiling {ceiling * 1e9 / (total_flops / real):,.0f}"
                   " tokens/s")
-            results = {}
-            for backend in backends:
-                if backend == "onnx" and args.device != "cpu":
-                    continue  # the ONNX backend is the CPU engine
-                scores, seconds, prov = run_rewardlab(folder, texts, backend, args.device, args.dtype)
-                results["rewardlab" if backend == "torch" else f"rewardlab-{backend}"] = (scores, seconds)
-            ours, t_ours = results["rewardlab"] if "rewardlab" in results else next(iter(results.values()))
-            results["trl"] = run_trl(folder, texts, args.device, args.dtype)
-            if args.rewardbench_python:
-                rb = run_rewardbench(args.rewardbench_python, folder, texts, args.device, args.dtype)
-                if isinstance(rb, str):
-                    print(f"reward-bench: {rb}")
-                else:
-                    results["reward-bench"] = rb
-            else:
-                print("reward-bench: skipped (no --rewardbench-python / REWARDBENCH_PYTHON)")
-            print(f"{'system':<16}{'seconds':>9}{'tokens/s':>10}{'vs TRL':>8}{'ceiling':>9}{'max|d| to rewardlab':>21}")
-            for system, (scores, seconds) in results.items():
-                share = total_flops / seconds / (ceiling * 1e9)
-                diff = float(np.max(np.abs(scores - ours)))
-                ratio = results["trl"][1] / seconds
-                print(f"{system:<16}{seconds:>9.2f}{real / seconds:>10,.0f}{ratio:>7.2f}x{share:>8.1%}{diff:>21.2e}")
-            for ours_name in [k for k in results if k.startswith("rewardlab")]:
-                for peer in ("trl", "reward-bench"):
-                    if peer in results:
-                        print(f"{ours_name} speed-up over {peer}: {results[peer][1] / results[ours_name][1]:.2f}x")
-            print(f"rewardlab batches: batch_tokens={prov['batch_tokens']} max_batch_size={prov['max_batch_size']}")
+            results = run_systems(args, backends, folder, texts)
+            record["sets"][name] = summarize(results, real, total_flops, ceiling, len(texts))
+    write_record(args.out or default_out("score_vs_peers", args.quick), "score_vs_peers", record)
+
+
+def run_systems(args: argparse.Namespace, backends: list[str], folder: Path, texts: list[str]) -> dict:
+    """Every system on the same texts: {name: (scores, seconds)}, rewardlab first."""
+    results = {}
+    for backend in backends:
+        if backend == "onnx" and args.device != "cpu":
+            continue  # the ONNX backend is the CPU engine
+        scores, seconds, prov = run_rewardlab(folder, texts, backend, args.device, args.dtype)
+        results["rewardlab" if backend == "torch" else f"rewardlab-{backend}"] = (scores, seconds)
+    print(f"rewardlab batches: batch_tokens={prov['batch_tokens']} max_batch_size={prov['max_batch_size']}")
+    results[PEERS_AT_DEFAULT["trl"]] = run_trl(folder, texts, TRL_DEFAULT_PAIRS, args.device, args.dtype)
+    results["trl (32 pairs)"] = run_trl(folder, texts, 32, args.device, args.dtype)
+    if not args.rewardbench_python:
+        print("reward-bench: skipped (no --rewardbench-python / REWARDBENCH_PYTHON)")
+        return results
+    for entry, label in (("cli", PEERS_AT_DEFAULT["reward-bench"]), ("run_rm", "reward-bench run_rm.py (default)")):
+        rb = run_rewardbench(args.rewardbench_python, folder, texts, entry, args.device, args.dtype)
+        if isinstance(rb, str):
+            print(f"{label}: {rb}")
+        else:
+            results[label] = rb
+    return results
+
+
+def summarize(results: dict, real: int, total_flops: float, ceiling: float, sequences: int) -> dict:
+    """Print the table and return the set's record: per system seconds, tokens/s, share, ratios, max |d|."""
+    ours = results["rewardlab"][0] if "rewardlab" in results else next(iter(results.values()))[0]
+    defaults = {peer: results[label][1] for peer, label in PEERS_AT_DEFAULT.items() if label in results}
+    print(f"{'system':<36}{'seconds':>9}{'tokens/s':>10}{'vs TRL':>8}{'ceiling':>9}{'max|d| to rewardlab':>21}")
+    systems = {}
+    for system, (scores, seconds) in results.items():
+        share = total_flops / seconds / (ceiling * 1e9)
+        diff = float(np.max(np.abs(scores - ours)))
+        ratio = defaults["trl"] / seconds
+        systems[system] = {"seconds": seconds, "tokens_per_s": real / seconds, "share_of_ceiling": share,
+                           "max_abs_diff_to_rewardlab": diff,
+                           **{f"speedup_over_{peer}_default": t / seconds for peer, t in defaults.items()}}
+        print(f"{system:<36}{seconds:>9.2f}{real / seconds:>10,.0f}{ratio:>7.2f}x{share:>8.1%}{diff:>21.2e}")
+    for ours_name in [k for k in results if k.startswith("rewardlab")]:
+        for peer in [k for k in results if not k.startswith("rewardlab")]:
+            print(f"{ours_name} speed-up over {peer}: {results[peer][1] / results[ours_name][1]:.2f}x")
+    return {"sequences": sequences, "real_tokens": real, "systems": systems}
 
 
 def _has_ort() -> bool:

@@ -26,7 +26,7 @@ is one offline ``reward.score`` call on ``clients`` samples. Timings depend on t
 when the machine is quiet, and compare only numbers from one run.
 
     python bench/serve_load.py --quick          # a few seconds per server, to check it runs
-    python bench/serve_load.py --out runs/serve_load.json
+    python bench/serve_load.py                  # the recorded run: docs/benchmarks/serve_load.json
 """
 
 
@@ -43,6 +43,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _record import default_out, write_record  # on import it notes the load average before the run
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "hh-rlhf" / "harmless-base" / "test.jsonl.gz"
@@ -306,12 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     except (ImportError, AttributeError) as exc:  # a non-encoder --model: no exact FLOP count
         print(f"compute ceiling share not computed: {exc}", file=sys.stderr)
     summary = report(results, full_batch, meta)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps({"meta": meta, "results": results, "summary": summary}, indent=2))
-        os.replace(tmp, out)
+    name = "serve_load" if "backend=onnx" not in args.reward else "serve_load_onnx"
+    write_record(args.out or default_out(name, args.quick), "serve_load",
+                 {"meta": meta, "results": results, "summary": summary})
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -327,7 +326,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--openrlhf-batch-size", type=int, default=None, help="serve_rm --batch_size (default None).")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="hh-rlhf style jsonl.gz.")
     p.add_argument("--limit", type=int, default=4624, help="Samples to cycle through.")
-    p.add_argument("--out", default=None, help="Write the results as JSON here (atomically).")
+    p.add_argument("--out", default=None, help="Record path (default docs/benchmarks/serve_load.json, "
+                   "serve_load_onnx.json for backend=onnx; none with --quick).")
     p.add_argument("--serve-openrlhf-reconstruction", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=5000, help=argparse.SUPPRESS)
     return p.parse_args(argv)

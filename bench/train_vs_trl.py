@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _record import default_out, write_record  # on import it notes the load average before the run
+
 REPO = Path(__file__).resolve().parents[1]
 HH = "hh-rlhf/harmless-base/test.jsonl.gz"
 
@@ -46,7 +48,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=512, help="MiniLM's own limit: the recipe default")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "train_vs_trl.json"))
+    parser.add_argument("--out", default=None, help="record path (default docs/benchmarks/train_vs_trl.json; "
+                                                    "none with --quick)")
     parser.add_argument("--worker", choices=["trl", "rewardlab"], help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -63,11 +66,8 @@ def main() -> None:
         results = {name: run_worker(name, spec, Path(tmp)) for name in ("trl", "rewardlab")}
         compute = training_compute(spec)
     report = summarize(spec, results, compute)
-    from rewardlab.io import write_json
-
-    write_json(args.out, report)
     print_report(report)
-    print(f"\nwritten to {args.out}")
+    write_record(args.out or default_out("train_vs_trl", args.quick), "train_vs_trl", report)
 
 
 def prepare(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:

@@ -424,9 +424,9 @@ class ProcessReward:
         return scores
 
     def score_per_prefix(self, samples: Sequence[Sample]) -> list[list[float]]:
-        """The naive path (ProcessBench's example): one forward per step prefix, read at its last tag.
-
-        Kept for the equality tests and the benchmark; use `score` for real work.
+        """The naive path: one forward per step prefix, read at its last tag (every step; ProcessBench's
+        ``run_eval_prm_rlhflow.py`` also scores prefix by prefix, but stops at the first rejected step:
+        bench/prm_single_pass.py runs that too). Kept for the equality tests and the benchmark; use `score`.
         """
         rows, reads, owner = [], [], []
         for i, sample in enumerate(samples):
