@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,14 +116,43 @@ def load_sequence_classifier(
     return LoadedModel(model, tokenizer, path, dev, torch_dtype, weights_hash(path))
 
 
+WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt"}
+
+_HASHES: dict[tuple[tuple[str, int, int], ...], str] = {}
+"""Folder digests keyed by every weight file's (resolved path, size, mtime_ns): an in-process cache."""
+_HASH_LOCK = threading.Lock()
+
+
 def weights_hash(path: str) -> str | None:
-    """sha256 over the checkpoint's weight files (None for hub ids not on disk): pins results to weights."""
+    """sha256 over the checkpoint's weight files (None for hub ids not on disk): pins results to weights.
+
+    Hashing reads every byte (minutes for a 7B checkpoint), and one run asks several times (an implicit
+    reward checks its reference against the DPO record, scores with it, and records it), so the digest
+    is computed once per set of files and reused while each file keeps its size and mtime. The digest is
+    the same as before the cache (sha256 over the files' bytes in name order), so recorded hashes still
+    match.
+    """
     folder = Path(path)
     if not folder.is_dir():
         return None
-    files = sorted(p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin", ".pt"})
+    files = sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES)
     if not files:
         return None
+    key = tuple(_file_key(f) for f in files)
+    with _HASH_LOCK:  # two threads loading one checkpoint read it once
+        digest = _HASHES.get(key)
+        if digest is None:
+            digest = _HASHES[key] = hash_files(files)
+    return digest
+
+
+def _file_key(file: Path) -> tuple[str, int, int]:
+    st = file.stat()
+    return str(file.resolve()), st.st_size, st.st_mtime_ns
+
+
+def hash_files(files: Sequence[Path]) -> str:
+    """sha256 over the files' bytes, in the given order: the only place weight files are read to hash."""
     digest = hashlib.sha256()
     for file in files:
         with file.open("rb") as fh:
