@@ -40,6 +40,15 @@ class ForwardStats:
     padded_tokens: int = 0
     batches: int = 0
     seconds: float = 0.0
+    shared_tokens: int = 0
+    """Positions a shared prefix spared (run once instead of once per member; `rewardlab.engine.prefix`)."""
+
+    def add_shared(self, sequences: int, real: int, computed: int, shared: int) -> None:
+        self.sequences += sequences
+        self.real_tokens += real
+        self.padded_tokens += computed
+        self.shared_tokens += shared
+        self.batches += 1
 
     @property
     def tokens_per_second(self) -> float:

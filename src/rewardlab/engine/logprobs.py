@@ -25,6 +25,7 @@ import torch
 from rewardlab.engine.batching import token_budget_batches
 from rewardlab.engine.encoding import TruncationPolicy, has_chat_template
 from rewardlab.engine.forward import BatchSettings, ForwardStats, ProgressFn, pad_batch
+from rewardlab.engine.prefix import plan_group_batches
 from rewardlab.types import Sample, prompt_to_text
 
 
@@ -223,24 +224,10 @@ def plan_batches(items: Sequence[TokenizedSample], settings: BatchSettings, devi
     batch_tokens, max_batch = settings.resolved(device)
     if not share_prompt:
         return token_budget_batches([it.length for it in items], batch_tokens, max_batch)
-    units = [g[k:k + max_batch] for g in group_by_prompt(items) for k in range(0, len(g), max_batch)]
-    units.sort(key=lambda u: -max(items[i].length for i in u))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    n_prompts = p_len = r_len = 0
-    for unit in units:
-        up = len(items[unit[0]].prompt_ids)
-        ur = max(len(items[i].response_ids) for i in unit)
-        np_, pl, rl = n_prompts + 1, max(p_len, up), max(r_len, ur)
-        cost = np_ * pl + (len(current) + len(unit)) * rl
-        if current and (cost > batch_tokens or len(current) + len(unit) > max_batch):
-            batches.append(current)
-            current, np_, pl, rl = [], 1, up, ur
-        current.extend(unit)
-        n_prompts, p_len, r_len = np_, pl, rl
-    if current:
-        batches.append(current)
-    return batches
+    units = [(g[k:k + max_batch], len(items[g[0]].prompt_ids),
+              max(len(items[i].response_ids) for i in g[k:k + max_batch]))
+             for g in group_by_prompt(items) for k in range(0, len(g), max_batch)]
+    return [[i for u in batch for i in units[u][0]] for batch in plan_group_batches(units, batch_tokens, max_batch)]
 
 
 @torch.inference_mode()

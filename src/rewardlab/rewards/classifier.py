@@ -7,10 +7,14 @@ scores mean nothing until it is trained (``rewardlab train bt``).
 
 Spec: ``classifier:PATH_OR_HUB_ID[,max_length=N][,truncation=truncate-left|truncate-right|drop|error]
 [,batch_tokens=N][,max_batch_size=N][,device=cpu|cuda][,dtype=float32|bfloat16][,normalize=true]
-[,inputs=pair|concat][,backend=torch|onnx]``. ``inputs=pair`` (default) encodes prompt and response as a
-text pair for models without a chat template; ``concat`` encodes ``prompt + response`` as one string.
+[,inputs=pair|concat][,backend=torch|onnx][,share_prompt=auto|true|false]``. ``inputs=pair`` (default)
+encodes prompt and response as a text pair for models without a chat template; ``concat`` encodes
+``prompt + response`` as one string.
 ``backend=onnx`` runs the same weights through ONNX Runtime on the CPU (``pip install 'rewardlab[onnx]'``;
-`rewardlab.engine.onnx_backend`), the fastest CPU path measured here.
+`rewardlab.engine.onnx_backend`), the fastest CPU path measured here. ``share_prompt`` runs the prompt of
+samples that share one (a best-of-N group) once and continues every response from its KV cache
+(`rewardlab.engine.prefix`): ``auto`` (default) does so for decoder-only models on the torch backend,
+``true`` insists (an error where the model cannot), ``false`` never; scores equal the unshared path's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 from rewardlab.engine.encoding import TruncationPolicy, encode_samples, model_max_length
 from rewardlab.engine.forward import BatchSettings, ForwardStats, ProgressFn, classify
 from rewardlab.engine.loading import LoadedModel, load_sequence_classifier, quiet_transformers
+from rewardlab.engine.prefix import classify_shared, prompt_key, share_mode, unsupported_reason
 from rewardlab.rewards.base import parse_options
 from rewardlab.rewards.heads import head_spec, readout
 from rewardlab.types import Sample, Score
@@ -39,11 +44,12 @@ class ClassifierOptions:
     normalize: bool = False
     concat: bool = False
     backend: str = "torch"
+    share_prompt: str = "auto"
 
     @classmethod
     def from_dict(cls, options: dict[str, str]) -> ClassifierOptions:
         known = {"max_length", "truncation", "batch_tokens", "max_batch_size", "device", "dtype", "normalize",
-                 "inputs", "backend"}
+                 "inputs", "backend", "share_prompt"}
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown classifier option(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -60,6 +66,7 @@ class ClassifierOptions:
             normalize=_flag("normalize", options.get("normalize", "false")),
             concat=_inputs_mode(options.get("inputs", "pair")),
             backend=_backend(options.get("backend", "torch")),
+            share_prompt=share_mode(options.get("share_prompt", "auto"), "classifier"),
         )
 
 
@@ -87,6 +94,7 @@ class ClassifierReward:
             from rewardlab.engine.onnx_backend import OnnxClassifier
 
             self.runner = OnnxClassifier(self.loaded.model)
+        self.share_prompt = self._resolve_share()
 
     @classmethod
     def from_spec(cls, argument: str) -> ClassifierReward:
@@ -98,14 +106,28 @@ class ClassifierReward:
         encoded = encode_samples(tok, samples, self.max_length, self.options.truncation, self.options.concat)
         self.truncated += encoded.truncated
         self.dropped += len(encoded.dropped)
-        logits = classify(
-            self.runner, encoded.input_ids, encoded.token_type_ids, tok.pad_token_id,
-            self.options.batch, self.progress, self.stats,
-        )
+        if self.share_prompt and encoded.token_type_ids is None:  # segment ids would not continue a cache
+            keys = [prompt_key(samples[i].prompt) for i in encoded.kept]
+            logits = classify_shared(self.runner, encoded.input_ids, keys, tok.pad_token_id, self.options.batch,
+                                     self.progress, self.stats)
+        else:
+            logits = classify(
+                self.runner, encoded.input_ids, encoded.token_type_ids, tok.pad_token_id,
+                self.options.batch, self.progress, self.stats,
+            )
         scores: dict[int, Score] = {i: Score.failure(reason) for i, reason in encoded.dropped.items()}
         for row, i in zip(logits, encoded.kept):
             scores[i] = self._to_score(row)
         return [scores[i] for i in range(len(samples))]
+
+    def _resolve_share(self) -> bool:
+        """``auto``: share where the model is decoder-only and runs in torch; ``true`` insists."""
+        if self.options.share_prompt == "false":
+            return False
+        reason = unsupported_reason(self.runner)
+        if reason and self.options.share_prompt == "true":
+            raise ValueError(f"{self.name}: share_prompt=true, but {reason}; use share_prompt=auto or false")
+        return reason is None
 
     def _to_score(self, row: np.ndarray) -> Score:
         """Read the head as training described it (scalar, attributes, ordinal expectation, ensemble)."""
@@ -149,6 +171,8 @@ class ClassifierReward:
             "dropped": self.dropped,
             "batch_tokens": self.options.batch.resolved(self.loaded.device)[0],
             "max_batch_size": self.options.batch.resolved(self.loaded.device)[1],
+            "share_prompt": self.share_prompt,
+            "shared_prompt_tokens": self.stats.shared_tokens,
         }
 
 

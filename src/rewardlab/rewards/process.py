@@ -19,7 +19,9 @@ such a PRM is trained on (TRL), but it is not the per-prefix score.
 
 Spec: ``process:PATH[,kind=token|plusminus|scalar][,agg=min|last|product|mean][,step_tag=..]
 [,prompt_sep=..][,step_sep=..][,template=plain|chat][,plus=+][,minus=-][,split=..][,max_length=N]
-[,truncation=truncate-left|drop|error][,batch_tokens=N][,max_batch_size=N][,device=..][,dtype=..]``.
+[,truncation=truncate-left|drop|error][,batch_tokens=N][,max_batch_size=N][,device=..][,dtype=..]
+[,share_prompt=auto|true|false]``. ``share_prompt`` runs the prompt shared by several solutions once and
+continues each from its KV cache (`rewardlab.engine.prefix`; ``auto``: where the backbone is causal).
 In text options ``\\n``, ``\\t`` and ``\\s`` (space) are unescaped. Which kind a model is comes from
 ``kind=``, else from ``config.rewardlab_prm`` (written by ``rewardlab train prm``), else from the
 architecture name.
@@ -28,7 +30,7 @@ architecture name.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -47,6 +49,14 @@ from rewardlab.engine.loading import (
     quiet_transformers,
     resolve_model_path,
     weights_hash,
+)
+from rewardlab.engine.prefix import (
+    continue_from_prefixes,
+    find_groups,
+    planned_parts,
+    prompt_key,
+    share_mode,
+    unsupported_reason,
 )
 from rewardlab.rewards.base import parse_options
 from rewardlab.types import Sample, Score, prompt_to_text
@@ -187,11 +197,12 @@ class ProcessOptions:
     batch: BatchSettings = field(default_factory=BatchSettings)
     device: str | None = None
     dtype: str | None = None
+    share_prompt: str = "auto"
 
     @classmethod
     def from_dict(cls, options: dict[str, str]) -> ProcessOptions:
         known = {"kind", "agg", "split", "max_length", "truncation", "batch_tokens", "max_batch_size",
-                 "device", "dtype", *StepLayout.KEYS}
+                 "device", "dtype", "share_prompt", *StepLayout.KEYS}
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown process option(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -205,7 +216,8 @@ class ProcessOptions:
                    truncation=options.get("truncation", "truncate-left"),
                    batch=BatchSettings(int(options["batch_tokens"]) if "batch_tokens" in options else None,
                                        int(options["max_batch_size"]) if "max_batch_size" in options else None),
-                   device=options.get("device"), dtype=options.get("dtype"))
+                   device=options.get("device"), dtype=options.get("dtype"),
+                   share_prompt=share_mode(options.get("share_prompt", "auto"), "process"))
         made.check()
         return made
 
@@ -307,26 +319,40 @@ def _single_token(tokenizer: Any, text: str, what: str) -> int:
 
 @torch.inference_mode()
 def read_scores(head: StepHead, rows: Sequence[Sequence[int]], reads: Sequence[Sequence[int]], pad_id: int,
-                settings: BatchSettings, stats: ForwardStats | None = None) -> list[list[float]]:
-    """Run the backbone over ``rows`` in token-budget batches and read the head at ``reads`` per row."""
+                settings: BatchSettings, stats: ForwardStats | None = None,
+                keys: Sequence[Hashable] | None = None) -> list[list[float]]:
+    """Run the backbone over ``rows`` in token-budget batches and read the head at ``reads`` per row.
+
+    With ``keys`` (each row's prompt; only for causal backbones) rows of one prompt run their common
+    prefix once (`rewardlab.engine.prefix`); the rest, and every row without ``keys``, run whole.
+    """
     device = next(head.backbone.parameters()).device
     batch_tokens, max_batch = settings.resolved(device)
     lengths = [len(r) for r in rows]
     out: list[list[float]] = [[] for _ in rows]
-    for batch in token_budget_batches(lengths, batch_tokens, max_batch):
-        ids, mask = pad_batch([rows[i] for i in batch], pad_id, device)
-        hidden = head.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        picked = torch.cat([hidden[j, list(reads[i])] for j, i in enumerate(batch)])
+    groups, singles = ([], list(range(len(rows)))) if keys is None else find_groups(
+        rows, keys, [r[0] for r in reads])
+
+    def emit(hidden: torch.Tensor, order: Sequence[int], offsets: Sequence[int]) -> None:
+        picked = torch.cat([hidden[j, [p - offsets[j] for p in reads[i]]] for j, i in enumerate(order)])
         values = head(picked).cpu().numpy().astype(np.float64).tolist()
         start = 0
-        for i in batch:
+        for i in order:
             out[i] = values[start:start + len(reads[i])]
             start += len(reads[i])
+
+    for batch in token_budget_batches([lengths[i] for i in singles], batch_tokens, max_batch):
+        batch = [singles[b] for b in batch]
+        ids, mask = pad_batch([rows[i] for i in batch], pad_id, device)
+        emit(head.backbone(input_ids=ids, attention_mask=mask).last_hidden_state, batch, [0] * len(batch))
         if stats is not None:
-            stats.sequences += len(batch)
-            stats.real_tokens += sum(lengths[i] for i in batch)
-            stats.padded_tokens += ids.numel()
-            stats.batches += 1
+            stats.add_shared(len(batch), sum(lengths[i] for i in batch), ids.numel(), 0)
+    for parts in planned_parts(groups, lengths, settings, device):
+        result, order, offsets, computed = continue_from_prefixes(head.backbone, rows, parts, pad_id, device)
+        emit(result.last_hidden_state, order, offsets)
+        if stats is not None:
+            stats.add_shared(len(order), sum(lengths[i] for i in order), computed,
+                             sum(n * (len(m) - 1) for m, n in parts))
     return out
 
 
@@ -364,6 +390,16 @@ class ProcessReward:
         self.stats = ForwardStats()
         self.truncated = 0
         self.dropped = 0
+        self.share_prompt = self._resolve_share()
+
+    def _resolve_share(self) -> bool:
+        """``auto``: share a prompt across its solutions where the backbone is causal; ``true`` insists."""
+        if self.options.share_prompt == "false":
+            return False
+        reason = unsupported_reason(self.model)
+        if reason and self.options.share_prompt == "true":
+            raise ValueError(f"{self.name}: share_prompt=true, but {reason}; use share_prompt=auto or false")
+        return reason is None
 
     @classmethod
     def from_spec(cls, argument: str) -> ProcessReward:
@@ -405,8 +441,9 @@ class ProcessReward:
         runnable = [i for i, e in enumerate(encoded) if not isinstance(e, str)]
         self.dropped += len(samples) - len(runnable)
         self.truncated += sum(1 for i in runnable if encoded[i][2])
+        keys = [prompt_key(samples[i].prompt) for i in runnable] if self.share_prompt else None
         values = read_scores(self.head, [encoded[i][0] for i in runnable], [encoded[i][1] for i in runnable],
-                             self.tokenizer.pad_token_id, self.options.batch, self.stats)
+                             self.tokenizer.pad_token_id, self.options.batch, self.stats, keys)
         result: list[list[float] | str] = [e if isinstance(e, str) else [] for e in encoded]
         for i, v in zip(runnable, values):
             result[i] = v
@@ -450,7 +487,8 @@ class ProcessReward:
                 "aggregation": self.options.agg, "layout": asdict(self.layout),
                 "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
                 "device": str(next(self.model.parameters()).device), "max_length": self.max_length,
-                "truncation": self.options.truncation, "truncated": self.truncated, "dropped": self.dropped}
+                "truncation": self.options.truncation, "truncated": self.truncated, "dropped": self.dropped,
+                "share_prompt": self.share_prompt, "shared_prompt_tokens": self.stats.shared_tokens}
 
 
 def from_spec(argument: str) -> Any:
