@@ -42,3 +42,17 @@ def forward_flops(lengths: Iterable[int], config) -> float:
 
 TRAINING_FACTOR = 3.0
 """Forward + backward is ~3x the forward FLOPs (the backward pass computes two products per weight)."""
+
+
+def decoder_flops(new: int, context: int, config) -> float:
+    """Forward FLOPs of a Llama-style decoder running ``new`` tokens on top of ``context`` cached ones: per
+    token and layer the q/k/v/o projections (k and v at the key-value width: GQA) and the gated MLP's three
+    matrices, 2 FLOPs per weight; attention 4*d per (query, key) pair a causal mask allows (each new token
+    sees the context and the new tokens up to itself); the head per token. Embeddings are lookups."""
+    d, inter, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    heads = config.num_attention_heads
+    kv = getattr(config, "num_key_value_heads", None) or heads
+    kv_width = d // heads * kv
+    per_token = 2 * layers * (2 * d * d + 2 * d * kv_width + 3 * d * inter) + 2 * d * config.num_labels
+    pairs = new * context + new * (new + 1) // 2
+    return float(new * per_token + layers * 4 * d * pairs)

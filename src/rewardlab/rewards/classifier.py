@@ -106,7 +106,7 @@ class ClassifierReward:
         encoded = encode_samples(tok, samples, self.max_length, self.options.truncation, self.options.concat)
         self.truncated += encoded.truncated
         self.dropped += len(encoded.dropped)
-        if self.share_prompt and encoded.token_type_ids is None:  # segment ids would not continue a cache
+        if self.share_prompt and not any(map(any, encoded.token_type_ids or [])):  # segment ids: not cached
             keys = [prompt_key(samples[i].prompt) for i in encoded.kept]
             logits = classify_shared(self.runner, encoded.input_ids, keys, tok.pad_token_id, self.options.batch,
                                      self.progress, self.stats)
