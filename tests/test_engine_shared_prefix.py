@@ -131,3 +131,29 @@ def test_prm_auto_does_not_share_an_encoder(prm_dirs):
     assert load_reward(f"process:{prm_dirs['plusminus']}").share_prompt is True
     with pytest.raises(ValueError, match="not a decoder-only"):
         load_reward(f"process:{prm_dirs['bert']},share_prompt=true")
+
+
+def test_packing_equals_padded_path(tiny_llama_rm_dir, tiny_bert_dir):
+    """packing=true (padding-free rows, block-diagonal mask) gives the padded path's scores within 1e-5."""
+    samples = best_of_n(groups=3, n=3, seed=4)
+    path = str(tiny_llama_rm_dir)
+    padded = values(ClassifierReward(path, ClassifierOptions(share_prompt="false")), samples)
+    for budget, max_batch in ((100_000, 64), (300, 16), (2048, 3)):
+        packed = ClassifierReward(path, ClassifierOptions(batch=BatchSettings(budget, max_batch),
+                                                          share_prompt="false", packing=True))
+        np.testing.assert_allclose(values(packed, samples), padded, atol=1e-5, rtol=0)
+        assert packed.stats.padded_tokens < packed.stats.real_tokens * 1.5
+    both = ClassifierReward(path, ClassifierOptions(share_prompt="true", packing=True))
+    np.testing.assert_allclose(values(both, samples), padded, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="packing=true, but bert"):
+        load_reward(f"classifier:{tiny_bert_dir},packing=true")
+
+
+def test_prm_packing_equals_padded_path(prm_dirs):
+    samples = prm_groups(n=2)
+    padded = load_reward(f"process:{prm_dirs['plusminus']},share_prompt=false").score(samples)
+    packed = load_reward(f"process:{prm_dirs['plusminus']},share_prompt=false,packing=true,max_batch_size=3")
+    for got, want in zip(packed.score(samples), padded):
+        assert got.steps == pytest.approx(want.steps, abs=1e-5)
+    with pytest.raises(ValueError, match="packing=true, but bert"):
+        load_reward(f"process:{prm_dirs['bert']},packing=true")

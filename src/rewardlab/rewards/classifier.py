@@ -7,14 +7,15 @@ scores mean nothing until it is trained (``rewardlab train bt``).
 
 Spec: ``classifier:PATH_OR_HUB_ID[,max_length=N][,truncation=truncate-left|truncate-right|drop|error]
 [,batch_tokens=N][,max_batch_size=N][,device=cpu|cuda][,dtype=float32|bfloat16][,normalize=true]
-[,inputs=pair|concat][,backend=torch|onnx][,share_prompt=auto|true|false]``. ``inputs=pair`` (default)
-encodes prompt and response as a text pair for models without a chat template; ``concat`` encodes
-``prompt + response`` as one string.
-``backend=onnx`` runs the same weights through ONNX Runtime on the CPU (``pip install 'rewardlab[onnx]'``;
+[,inputs=pair|concat][,backend=torch|onnx][,share_prompt=auto|true|false][,packing=false|true]``.
+``inputs=pair`` (default) encodes prompt and response as a text pair for models without a chat template;
+``concat`` encodes ``prompt + response`` as one string. ``backend=onnx`` runs the same weights through ONNX
+Runtime on the CPU (``pip install 'rewardlab[onnx]'``;
 `rewardlab.engine.onnx_backend`), the fastest CPU path measured here. ``share_prompt`` runs the prompt of
-samples that share one (a best-of-N group) once and continues every response from its KV cache
-(`rewardlab.engine.prefix`): ``auto`` (default) does so for decoder-only models on the torch backend,
+samples that share one (a best-of-N group) once, every response continuing from it in one packed row with
+a tree mask (`rewardlab.engine.packing`): ``auto`` (default) does so for decoder-only models on the torch backend,
 ``true`` insists (an error where the model cannot), ``false`` never; scores equal the unshared path's.
+``packing=true`` lays the other inputs end to end in padding-free rows too (`rewardlab.engine.packing`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import numpy as np
 from rewardlab.engine.encoding import TruncationPolicy, encode_samples, model_max_length
 from rewardlab.engine.forward import BatchSettings, ForwardStats, ProgressFn, classify
 from rewardlab.engine.loading import LoadedModel, load_sequence_classifier, quiet_transformers
-from rewardlab.engine.prefix import classify_shared, prompt_key, share_mode, unsupported_reason
+from rewardlab.engine.packing import classifier_head, classify_packed
+from rewardlab.engine.prefix import prompt_key, share_mode, unsupported_reason
 from rewardlab.rewards.base import parse_options
 from rewardlab.rewards.heads import head_spec, readout
 from rewardlab.types import Sample, Score
@@ -45,11 +47,12 @@ class ClassifierOptions:
     concat: bool = False
     backend: str = "torch"
     share_prompt: str = "auto"
+    packing: bool = False
 
     @classmethod
     def from_dict(cls, options: dict[str, str]) -> ClassifierOptions:
         known = {"max_length", "truncation", "batch_tokens", "max_batch_size", "device", "dtype", "normalize",
-                 "inputs", "backend", "share_prompt"}
+                 "inputs", "backend", "share_prompt", "packing"}
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown classifier option(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -67,6 +70,7 @@ class ClassifierOptions:
             concat=_inputs_mode(options.get("inputs", "pair")),
             backend=_backend(options.get("backend", "torch")),
             share_prompt=share_mode(options.get("share_prompt", "auto"), "classifier"),
+            packing=_flag("packing", options.get("packing", "false")),
         )
 
 
@@ -95,6 +99,9 @@ class ClassifierReward:
 
             self.runner = OnnxClassifier(self.loaded.model)
         self.share_prompt = self._resolve_share()
+        self.packing = self.options.packing
+        if self.packing and (reason := self._pack_reason()):
+            raise ValueError(f"{self.name}: packing=true, but {reason}; drop packing=true")
 
     @classmethod
     def from_spec(cls, argument: str) -> ClassifierReward:
@@ -106,10 +113,10 @@ class ClassifierReward:
         encoded = encode_samples(tok, samples, self.max_length, self.options.truncation, self.options.concat)
         self.truncated += encoded.truncated
         self.dropped += len(encoded.dropped)
-        if self.share_prompt and not any(map(any, encoded.token_type_ids or [])):  # segment ids: not cached
-            keys = [prompt_key(samples[i].prompt) for i in encoded.kept]
-            logits = classify_shared(self.runner, encoded.input_ids, keys, tok.pad_token_id, self.options.batch,
-                                     self.progress, self.stats)
+        if (self.share_prompt or self.packing) and not any(map(any, encoded.token_type_ids or [])):
+            keys = [prompt_key(samples[i].prompt) for i in encoded.kept] if self.share_prompt else None
+            logits = classify_packed(self.runner, encoded.input_ids, keys, tok.pad_token_id, self.options.batch,
+                                     self.progress, self.stats, pack_singles=self.packing)
         else:
             logits = classify(
                 self.runner, encoded.input_ids, encoded.token_type_ids, tok.pad_token_id,
@@ -124,10 +131,17 @@ class ClassifierReward:
         """``auto``: share where the model is decoder-only and runs in torch; ``true`` insists."""
         if self.options.share_prompt == "false":
             return False
-        reason = unsupported_reason(self.runner)
+        reason = self._pack_reason()
         if reason and self.options.share_prompt == "true":
             raise ValueError(f"{self.name}: share_prompt=true, but {reason}; use share_prompt=auto or false")
         return reason is None
+
+    def _pack_reason(self) -> str | None:
+        """Why rows of this model cannot be packed or share a prompt (None: they can)."""
+        reason = unsupported_reason(self.runner)
+        if reason is None and classifier_head(self.runner) is None:
+            reason = f"{type(self.runner).__name__} has no `score` head over its backbone's hidden states"
+        return reason
 
     def _to_score(self, row: np.ndarray) -> Score:
         """Read the head as training described it (scalar, attributes, ordinal expectation, ensemble)."""
@@ -172,6 +186,7 @@ class ClassifierReward:
             "batch_tokens": self.options.batch.resolved(self.loaded.device)[0],
             "max_batch_size": self.options.batch.resolved(self.loaded.device)[1],
             "share_prompt": self.share_prompt,
+            "packing": self.packing,
             "shared_prompt_tokens": self.stats.shared_tokens,
         }
 

@@ -20,8 +20,9 @@ such a PRM is trained on (TRL), but it is not the per-prefix score.
 Spec: ``process:PATH[,kind=token|plusminus|scalar][,agg=min|last|product|mean][,step_tag=..]
 [,prompt_sep=..][,step_sep=..][,template=plain|chat][,plus=+][,minus=-][,split=..][,max_length=N]
 [,truncation=truncate-left|drop|error][,batch_tokens=N][,max_batch_size=N][,device=..][,dtype=..]
-[,share_prompt=auto|true|false]``. ``share_prompt`` runs the prompt shared by several solutions once and
-continues each from its KV cache (`rewardlab.engine.prefix`; ``auto``: where the backbone is causal).
+[,share_prompt=auto|true|false][,packing=false|true]``. ``share_prompt`` runs the prompt shared by several
+solutions once, each continuing from it in a packed row with a tree mask (`rewardlab.engine.packing`;
+``auto``: where the backbone is causal); ``packing=true`` packs the other solutions padding-free too.
 In text options ``\\n``, ``\\t`` and ``\\s`` (space) are unescaped. Which kind a model is comes from
 ``kind=``, else from ``config.rewardlab_prm`` (written by ``rewardlab train prm``), else from the
 architecture name.
@@ -50,14 +51,8 @@ from rewardlab.engine.loading import (
     resolve_model_path,
     weights_hash,
 )
-from rewardlab.engine.prefix import (
-    continue_from_prefixes,
-    find_groups,
-    planned_parts,
-    prompt_key,
-    share_mode,
-    unsupported_reason,
-)
+from rewardlab.engine.packing import gather, pack_plan, packed_hidden, plan_parts
+from rewardlab.engine.prefix import prompt_key, share_mode, unsupported_reason
 from rewardlab.rewards.base import parse_options
 from rewardlab.types import Sample, Score, prompt_to_text
 
@@ -198,11 +193,12 @@ class ProcessOptions:
     device: str | None = None
     dtype: str | None = None
     share_prompt: str = "auto"
+    packing: bool = False
 
     @classmethod
     def from_dict(cls, options: dict[str, str]) -> ProcessOptions:
         known = {"kind", "agg", "split", "max_length", "truncation", "batch_tokens", "max_batch_size",
-                 "device", "dtype", "share_prompt", *StepLayout.KEYS}
+                 "device", "dtype", "share_prompt", "packing", *StepLayout.KEYS}
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown process option(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -217,7 +213,8 @@ class ProcessOptions:
                    batch=BatchSettings(int(options["batch_tokens"]) if "batch_tokens" in options else None,
                                        int(options["max_batch_size"]) if "max_batch_size" in options else None),
                    device=options.get("device"), dtype=options.get("dtype"),
-                   share_prompt=share_mode(options.get("share_prompt", "auto"), "process"))
+                   share_prompt=share_mode(options.get("share_prompt", "auto"), "process"),
+                   packing=_flag(options.get("packing", "false"), "packing"))
         made.check()
         return made
 
@@ -310,6 +307,13 @@ class StepHead:
         return torch.softmax(logits, dim=-1)[:, 1] if self.num_labels == 2 else torch.sigmoid(logits[:, 0])
 
 
+def _flag(value: str, name: str) -> bool:
+    lowered = value.lower()
+    if lowered not in {"1", "true", "yes", "0", "false", "no"}:
+        raise ValueError(f"process option {name}={value!r}: use true or false")
+    return lowered in {"1", "true", "yes"}
+
+
 def _single_token(tokenizer: Any, text: str, what: str) -> int:
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
@@ -320,22 +324,24 @@ def _single_token(tokenizer: Any, text: str, what: str) -> int:
 @torch.inference_mode()
 def read_scores(head: StepHead, rows: Sequence[Sequence[int]], reads: Sequence[Sequence[int]], pad_id: int,
                 settings: BatchSettings, stats: ForwardStats | None = None,
-                keys: Sequence[Hashable] | None = None) -> list[list[float]]:
+                keys: Sequence[Hashable] | None = None, packing: bool = False) -> list[list[float]]:
     """Run the backbone over ``rows`` in token-budget batches and read the head at ``reads`` per row.
 
-    With ``keys`` (each row's prompt; only for causal backbones) rows of one prompt run their common
-    prefix once (`rewardlab.engine.prefix`); the rest, and every row without ``keys``, run whole.
+    Causal backbones only: with ``keys`` (each row's prompt) rows of one prompt share their common prefix,
+    in packed rows with a tree mask (`rewardlab.engine.packing`); with ``packing`` every other row is packed
+    too, else it runs in the usual padded batches.
     """
     device = next(head.backbone.parameters()).device
     batch_tokens, max_batch = settings.resolved(device)
     lengths = [len(r) for r in rows]
     out: list[list[float]] = [[] for _ in rows]
-    groups, singles = ([], list(range(len(rows)))) if keys is None else find_groups(
-        rows, keys, [r[0] for r in reads])
+    parts = plan_parts(rows, keys, [r[0] for r in reads])
+    singles: list[int] = []
+    if not packing:  # rows sharing nothing run padded, as without sharing
+        singles = sorted(m[0] for m, n in parts if n == 0)
+        parts = [(m, n) for m, n in parts if n > 0]
 
-    def emit(hidden: torch.Tensor, order: Sequence[int], offsets: Sequence[int]) -> None:
-        picked = torch.cat([hidden[j, [p - offsets[j] for p in reads[i]]] for j, i in enumerate(order)])
-        values = head(picked).cpu().numpy().astype(np.float64).tolist()
+    def emit(values: list[float], order: Sequence[int]) -> None:
         start = 0
         for i in order:
             out[i] = values[start:start + len(reads[i])]
@@ -344,15 +350,19 @@ def read_scores(head: StepHead, rows: Sequence[Sequence[int]], reads: Sequence[S
     for batch in token_budget_batches([lengths[i] for i in singles], batch_tokens, max_batch):
         batch = [singles[b] for b in batch]
         ids, mask = pad_batch([rows[i] for i in batch], pad_id, device)
-        emit(head.backbone(input_ids=ids, attention_mask=mask).last_hidden_state, batch, [0] * len(batch))
+        hidden = head.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+        picked = torch.cat([hidden[j, list(reads[i])] for j, i in enumerate(batch)])
+        emit(head(picked).cpu().numpy().astype(np.float64).tolist(), batch)
         if stats is not None:
             stats.add_shared(len(batch), sum(lengths[i] for i in batch), ids.numel(), 0)
-    for parts in planned_parts(groups, lengths, settings, device):
-        result, order, offsets, computed = continue_from_prefixes(head.backbone, rows, parts, pad_id, device)
-        emit(result.last_hidden_state, order, offsets)
+    for call in pack_plan(rows, parts, batch_tokens, max_batch, device):
+        hidden, where, computed = packed_hidden(head.backbone, rows, call, pad_id)
+        order = [i for row in call for seg in row.segments for i in seg.members]
+        picked = torch.cat([gather(hidden, where, i, reads[i]) for i in order])
+        emit(head(picked).cpu().numpy().astype(np.float64).tolist(), order)
         if stats is not None:
             stats.add_shared(len(order), sum(lengths[i] for i in order), computed,
-                             sum(n * (len(m) - 1) for m, n in parts))
+                             sum(len(s.prefix) * (len(s.members) - 1) for row in call for s in row.segments))
     return out
 
 
@@ -391,6 +401,8 @@ class ProcessReward:
         self.truncated = 0
         self.dropped = 0
         self.share_prompt = self._resolve_share()
+        if self.options.packing and (reason := unsupported_reason(self.model)):
+            raise ValueError(f"{self.name}: packing=true, but {reason}; drop packing=true")
 
     def _resolve_share(self) -> bool:
         """``auto``: share a prompt across its solutions where the backbone is causal; ``true`` insists."""
@@ -443,7 +455,8 @@ class ProcessReward:
         self.truncated += sum(1 for i in runnable if encoded[i][2])
         keys = [prompt_key(samples[i].prompt) for i in runnable] if self.share_prompt else None
         values = read_scores(self.head, [encoded[i][0] for i in runnable], [encoded[i][1] for i in runnable],
-                             self.tokenizer.pad_token_id, self.options.batch, self.stats, keys)
+                             self.tokenizer.pad_token_id, self.options.batch, self.stats, keys,
+                             self.options.packing)
         result: list[list[float] | str] = [e if isinstance(e, str) else [] for e in encoded]
         for i, v in zip(runnable, values):
             result[i] = v
@@ -488,7 +501,8 @@ class ProcessReward:
                 "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
                 "device": str(next(self.model.parameters()).device), "max_length": self.max_length,
                 "truncation": self.options.truncation, "truncated": self.truncated, "dropped": self.dropped,
-                "share_prompt": self.share_prompt, "shared_prompt_tokens": self.stats.shared_tokens}
+                "share_prompt": self.share_prompt, "packing": self.options.packing,
+                "shared_prompt_tokens": self.stats.shared_tokens}
 
 
 def from_spec(argument: str) -> Any:
