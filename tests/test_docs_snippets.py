@@ -130,12 +130,17 @@ def run_cli_tour(tmp_path, capsys, monkeypatch):
     assert "paired bootstrap" in done.stdout + done.stderr  # rich prints its tables to stderr
 
 
+def run_shared_prompt(tmp_path, capsys, monkeypatch):
+    assert _run_python("docs/examples/shared_prompt.py", capsys).split() == ["True", "True"]
+
+
 RUNNERS = {
     "docs/examples/python_api.py": run_python_api,
     "docs/examples/composite_reward.py": run_composite,
     "docs/examples/rule_math.py": run_rule_math,
     "docs/examples/remote_client.py": run_remote_client,
     "docs/examples/serve_in_thread.py": run_serve_in_thread,
+    "docs/examples/shared_prompt.py": run_shared_prompt,
     "docs/examples/cli_tour.sh": pytest.param(run_cli_tour, marks=pytest.mark.slow),
 }
 
