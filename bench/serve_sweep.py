@@ -97,12 +97,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{batch:>6}{delay:>10g}{cell['throughput_per_s']:>9.2f}{cell['p50_s']:>8.3f}"
                       f"{cell['p99_s']:>8.3f}{cell['errors']:>8}{cell['server_metrics']['mean_samples_per_call']:>10.1f}"
                       f"{cell['p99_over_full_batch']:>9.2f}x{' *' if cell['meets_p99'] else ''}")
+    short = [c for c in cells if c["ok_in_window"] < 2 * args.clients]
+    if short:
+        print(f"NOTE: {len(short)} of {len(cells)} cells got fewer than {2 * args.clients} answers inside the window:"
+              " their throughput is not a stable measure; use a longer --duration (and a quiet machine)")
     good = [c for c in cells if c["meets_p99"]]
     best_any = max(cells, key=lambda c: c["throughput_per_s"])
     best = max(good, key=lambda c: c["throughput_per_s"]) if good else None
     print("* = p99 <= 2x one full batch and no errors")
     if best:
-        loss = 1 - best["throughput_per_s"] / best_any["throughput_per_s"]
+        loss = 1 - best["throughput_per_s"] / best_any["throughput_per_s"] if best_any["throughput_per_s"] else 0.0
         print(f"suggested: max_batch_samples={best['max_batch_samples']}, max_queue_delay_ms="
               f"{best['max_queue_delay_ms']:g} ({best['throughput_per_s']:.2f} req/s, p99 "
               f"{best['p99_over_full_batch']:.2f}x; {loss:.0%} below the fastest cell)")
