@@ -23,7 +23,8 @@ import torch
 
 MIN_SHARED_PREFIX = 16
 """A group is shared only when its members have at least this many leading tokens in common: below that
-the second forward call costs more than the positions it saves (bench/shared_prefix.py)."""
+it saves less than 16 positions per member, not worth taking its rows out of the padded, length-sorted
+batches into packed rows (whose dense mask costs more per position; bench/packing_settings.py)."""
 
 SHARE_MODES = ("auto", "true", "false")
 
