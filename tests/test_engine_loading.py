@@ -14,7 +14,7 @@ from rewardlab.rewards.implicit import DPO_RECORD
 
 
 @pytest.fixture
-def counted_reads(monkeypatch):
+def counted_reads(monkeypatch, tmp_path):
     """Replace the one function that reads weight files to hash with a counting wrapper; empty cache."""
     reads: list[tuple[str, ...]] = []
     real = loading.hash_files
@@ -25,6 +25,7 @@ def counted_reads(monkeypatch):
 
     monkeypatch.setattr(loading, "hash_files", counting)
     monkeypatch.setattr(loading, "_HASHES", {})
+    monkeypatch.setenv("REWARDLAB_HASH_CACHE", str(tmp_path / "hashes.json"))
     return reads
 
 
@@ -88,3 +89,15 @@ def test_implicit_reward_reads_its_reference_once(counted_reads, causal_pair, tm
     load_causal_lm(ref)
     per_folder = {files[0].rsplit("/", 1)[0] for files in counted_reads}
     assert len(counted_reads) == len(per_folder) == 1  # the policy once; the reference already known
+
+
+def test_a_later_process_reads_the_stored_digest(counted_reads, causal_pair, monkeypatch, tmp_path):
+    first = loading.weights_hash(causal_pair[0])
+    monkeypatch.setattr(loading, "_HASHES", {})  # as in a new process: only the file store remains
+    assert loading.weights_hash(causal_pair[0]) == first and len(counted_reads) == 1
+    (tmp_path / "hashes.json").write_text("not json")  # a damaged store costs a re-hash, never an error
+    monkeypatch.setattr(loading, "_HASHES", {})
+    assert loading.weights_hash(causal_pair[0]) == first and len(counted_reads) == 2
+    monkeypatch.setenv("REWARDLAB_HASH_CACHE", "off")
+    monkeypatch.setattr(loading, "_HASHES", {})
+    assert loading.weights_hash(causal_pair[0]) == first and len(counted_reads) == 3

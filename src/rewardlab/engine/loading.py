@@ -8,6 +8,7 @@ always gives the same scores.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -128,7 +129,8 @@ def weights_hash(path: str) -> str | None:
 
     Hashing reads every byte (minutes for a 7B checkpoint), and one run asks several times (an implicit
     reward checks its reference against the DPO record, scores with it, and records it), so the digest
-    is computed once per set of files and reused while each file keeps its size and mtime. The digest is
+    is computed once per set of files and reused while each file keeps its size and mtime, in this process
+    and (through `hash_store_path`) in later ones. The digest is
     the same as before the cache (sha256 over the files' bytes in name order), so recorded hashes still
     match.
     """
@@ -142,8 +144,55 @@ def weights_hash(path: str) -> str | None:
     with _HASH_LOCK:  # two threads loading one checkpoint read it once
         digest = _HASHES.get(key)
         if digest is None:
-            digest = _HASHES[key] = hash_files(files)
+            store = hash_store_path()
+            known = _read_store(store)
+            digest = known.get(_store_key(key))
+            if digest is None:
+                digest = hash_files(files)
+                if store is not None:  # entries of checkpoints since deleted go (tests make many)
+                    kept = {k: v for k, v in _read_store(store).items() if _still_there(k)}
+                    _write_store(store, {**kept, _store_key(key): digest})
+            _HASHES[key] = digest
     return digest
+
+
+def hash_store_path() -> Path | None:
+    """Where digests persist across processes (``REWARDLAB_HASH_CACHE``; ``off`` disables; default
+    ``~/.cache/rewardlab/weights-sha256.json``), so a rerun does not read a large checkpoint again."""
+    value = os.environ.get("REWARDLAB_HASH_CACHE", "")
+    if value.lower() in {"off", "none", "0", "false"}:
+        return None
+    return Path(value) if value else Path.home() / ".cache" / "rewardlab" / "weights-sha256.json"
+
+
+def _store_key(key: tuple[tuple[str, int, int], ...]) -> str:
+    return json.dumps(key)
+
+
+def _still_there(stored_key: str) -> bool:
+    try:
+        return all(Path(name).is_file() for name, _, _ in json.loads(stored_key))
+    except (ValueError, TypeError):
+        return False
+
+
+def _read_store(store: Path | None) -> dict[str, str]:
+    if store is None or not store.is_file():
+        return {}
+    try:
+        data = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a damaged cache only costs a re-hash; it is rewritten below
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_store(store: Path, data: dict[str, str]) -> None:
+    from rewardlab.io import write_json
+
+    try:
+        write_json(store, data)
+    except OSError as exc:  # a read-only home still scores; it only hashes again next run
+        logging.getLogger("rewardlab").debug("weights hash cache not written to %s: %s", store, exc)
 
 
 def _file_key(file: Path) -> tuple[str, int, int]:
