@@ -157,3 +157,16 @@ def test_prm_packing_equals_padded_path(prm_dirs):
         assert got.steps == pytest.approx(want.steps, abs=1e-5)
     with pytest.raises(ValueError, match="packing=true, but bert"):
         load_reward(f"process:{prm_dirs['bert']},packing=true")
+
+
+def test_sliding_window_models_are_not_packed():
+    """A custom 4D mask replaces the sliding-window mask transformers would build: such models never pack."""
+    from transformers import MistralConfig, MistralForSequenceClassification
+
+    from rewardlab.engine.prefix import unsupported_reason
+
+    config = MistralConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                           num_attention_heads=2, num_key_value_heads=1, sliding_window=8)
+    assert "sliding-window" in unsupported_reason(MistralForSequenceClassification(config))
+    config.sliding_window = None
+    assert unsupported_reason(MistralForSequenceClassification(config)) is None

@@ -64,6 +64,10 @@ def unsupported_reason(model: Any) -> str | None:
         return f"{model_type} is an encoder-decoder"
     if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return f"{model_type} is not a decoder-only (causal) model: its early outputs depend on later tokens"
+    window = getattr(config, "sliding_window", None)
+    if window and getattr(config, "use_sliding_window", True) is not False:
+        return (f"{model_type} has sliding-window attention (window {window}), which a custom 4D mask would "
+                "override")
     attn = str(getattr(config, "_attn_implementation", None))
     if attn.startswith(("flash", "flex")):
         return f"attn_implementation={attn} takes no custom 4D mask (use sdpa or eager)"
