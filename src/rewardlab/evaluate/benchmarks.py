@@ -22,7 +22,7 @@ from typing import Any
 from rewardlab.registry import Registry
 
 BENCHMARKS: Registry = Registry("benchmark", group="rewardlab.benchmarks")
-KINDS = ("pairwise", "best-of-n", "rm-bench", "processbench")
+KINDS = ("pairwise", "best-of-n", "rm-bench", "processbench", "master-keys")
 ROUND_ROBIN = "round-robin over subsets, file order"
 DATA_ENV = "REWARDLAB_DATA"
 
