@@ -195,3 +195,15 @@ def test_a_real_judge_through_llama_cpp(llama_server, shared_file, data_root, tm
     assert sum(k["failed"] for k in m["keys"]) == m["primary"]["failed_probes"]
     assert m["failures"]["failed"] == 0 or m["failures"]["reasons"]
     assert not math.isnan(m["primary"]["value"]) or m["primary"]["failed_probes"] == 2 * K
+
+
+def test_compare_pairs_two_runs_by_the_share_of_keys_each_rejected(tmp_path):
+    from rewardlab.evaluate.compare import compare_runs
+
+    root = write_root(tmp_path / "data")
+    evaluate("rule:math", root, tmp_path / "rule")
+    evaluate(JudgeReward(ScriptedJudge(colon_fooled), JudgeConfig(protocol="correctness")), root, tmp_path / "judge")
+    block = compare_runs(tmp_path / "rule", tmp_path / "judge", resamples=100)["benchmarks"]["master-keys"]
+    # rule:math rejects 10 of 10 keys per question; the judge 9 of 10 (9 of 9 scored on the 2^5 question)
+    assert block["shared"] == 4 and block["subsets"]["all"]["a"] == 1.0
+    assert block["subsets"]["all"]["b"] == pytest.approx((0.9 * 3 + 8 / 9) / 4)
