@@ -187,7 +187,10 @@ def test_a_real_judge_through_llama_cpp(llama_server, shared_file, data_root, tm
                         settings=Settings(resamples=100), progress=False)
     from rewardlab.rewards.judge import from_spec
 
-    results = run(config, reward=from_spec(spec.removeprefix("judge:"), api_key=llama_server.api_key))
+    judge = from_spec(spec.removeprefix("judge:"), api_key=llama_server.api_key)
+    results = run(config, reward=judge)
+    # the server answered (a dead server would leave every probe a counted failure, which proves nothing)
+    assert judge.generator.stats.completion_tokens > 0, judge.generator.stats.by_reason
     m = results["benchmarks"]["master-keys"]["metrics"]
     judged = results["benchmarks"]["master-keys"]["scoring"]
     assert judged["sequences"] == 1 + K and m["acceptance"]["rule"] == "verdict"

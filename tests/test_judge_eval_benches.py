@@ -72,5 +72,8 @@ def test_the_four_benches_through_llama_cpp(llama_server, data_root, shared_file
     results = eval_cli(spec, tmp_path / "out", data_root, env={"JUDGE_BENCH_KEY": llama_server.api_key},
                        allow_key_env="JUDGE_BENCH_KEY")
     blocks = check_blocks(results, "openai")
+    generation = results["reward"]["generation"]  # the server answered: counted failures alone prove nothing
+    assert generation["completion_tokens"] > 0 and not any("Connect" in r or "disconnected" in r
+                                                           for r in generation["by_reason"]), generation
     assert blocks["master-keys"]["scoring"]["sequences"] == 10
     assert llama_server.api_key not in json.dumps(results)
