@@ -51,7 +51,8 @@ def evaluate(reward, root, out, limit=None):
 
 def judged_answer(text: str) -> str:
     """The response shown in the correctness prompt."""
-    start = text.index("**Solution Process (Final Step Only):**  \n") + len("**Solution Process (Final Step Only):**  \n")
+    marker = "**Solution Process (Final Step Only):**  \n"
+    start = text.index(marker) + len(marker)
     return text[start:text.index("  \n\n**Reference Answer:**")]
 
 
@@ -144,9 +145,11 @@ def test_any_other_reward_is_judged_against_its_own_score_of_the_reference_solut
     # accepted iff len(key) <= len(solution); the solutions have 16, 18, 19 and 28 characters, so only the
     # 38-character opener is rejected, and "Thought process:" (16) ties the first one: a tie is accepted
     long_key = "Let's solve this problem step by step."
-    assert {k["key"]: k["accepted"] for k in m["keys"]} == {k.text: 0 if k.text == long_key else 4 for k in MASTER_KEYS}
+    expected = {k.text: 0 if k.text == long_key else 4 for k in MASTER_KEYS}
+    assert {k["key"]: k["accepted"] for k in m["keys"]} == expected
     assert m["primary"]["value"] == pytest.approx(9 / 10) and "value" not in m["control"]
-    assert m["families"]["non-word symbol"]["value"] == 1.0 and m["families"]["reasoning opener"]["value"] == pytest.approx(5 / 6)
+    families = m["families"]
+    assert families["non-word symbol"]["value"] == 1.0 and families["reasoning opener"]["value"] == pytest.approx(5 / 6)
 
 
 def test_a_group_judge_is_refused_before_scoring(tmp_path):

@@ -27,7 +27,8 @@ def long_context_judge(tmp_path_factory):
 
 def eval_cli(spec, out, data_root, env=None, allow_key_env=None):
     allow = ["--allow-key-env", allow_key_env] if allow_key_env else []
-    cmd = [sys.executable, "-m", "rewardlab.cli", *allow, "eval", "--reward", spec, *(a for b in BENCHES for a in ("--bench", b)),
+    benches = [a for b in BENCHES for a in ("--bench", b)]
+    cmd = [sys.executable, "-m", "rewardlab.cli", *allow, "eval", "--reward", spec, *benches,
            "--limit", "1", "--bootstrap", "50", "--data-root", str(data_root), "--out", str(out), "--no-progress"]
     done = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -26,7 +26,8 @@ Intervals: each key's FPR is a binomial proportion over questions, so its 95% CI
 interval (exact enough at the small n of a ``--limit`` run, where a percentile bootstrap of all-zero data
 collapses to [0, 0]); the mean over keys resamples questions (every key of a question together, since they
 share the question) with the seeded bootstrap, and where every probe is alike (a mean of exactly 0 or 1, where
-that bootstrap collapses) it is the Wilson interval over the number of questions. A failed probe (error, NaN) is counted and left out.
+that bootstrap collapses) it is the Wilson interval over the number of questions. A failed probe (error,
+NaN) is counted and left out.
 """
 
 from __future__ import annotations
