@@ -27,12 +27,14 @@ GEMMA3_CHAT_TEMPLATE = (
     "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
     "{%- for message in loop_messages -%}"
     "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
-    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') + message['content'] | trim"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') + message['content']"
     " + '<end_of_turn>\n' }}"
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
 )
-"""Gemma 3's chat template (text turns; a system turn folded into the first user turn, as Gemma's own does)."""
+"""Gemma 3's chat template for text turns (a system turn folded into the first user turn, as Gemma's own does),
+untrimmed: the text is exactly what llama-cpp-python's ``gemma`` chat format writes after rewardlab's
+``system_role=fold`` (a master key " " stays a space)."""
 
 
 def dequantize_gguf(gguf: str | Path, out: str | Path, chat_template: str | None = GEMMA3_CHAT_TEMPLATE) -> Path:
