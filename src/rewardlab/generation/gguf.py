@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 GEMMA3_CHAT_TEMPLATE = (
     "{{ bos_token }}"
@@ -41,18 +42,10 @@ def dequantize_gguf(gguf: str | Path, out: str | Path, chat_template: str | None
     """Write ``out``: the GGUF's model in float32 and its tokenizer (with ``chat_template`` when the GGUF's
     tokenizer has none). Needs ``pip install gguf``. Returns ``out``."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     gguf, out = Path(gguf), Path(out)
-    if not gguf.is_file():
-        raise FileNotFoundError(f"{gguf}: no such GGUF file")
-    try:
-        import gguf as _gguf  # noqa: F401 -- transformers reads GGUF files through it
-    except ImportError as exc:
-        raise RuntimeError("reading a GGUF with transformers needs: pip install gguf") from exc
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    if not getattr(tokenizer, "chat_template", None) and chat_template:
-        tokenizer.chat_template = chat_template
+    tokenizer = load_tokenizer(gguf, chat_template)
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = quantized.config
     if hasattr(config, "quantization_config"):
@@ -69,6 +62,23 @@ def dequantize_gguf(gguf: str | Path, out: str | Path, chat_template: str | None
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
     return out
+
+
+def load_tokenizer(gguf: str | Path, chat_template: str | None = GEMMA3_CHAT_TEMPLATE) -> Any:
+    """The GGUF's tokenizer as a transformers tokenizer, given ``chat_template`` when it carries none."""
+    from transformers import AutoTokenizer
+
+    gguf = Path(gguf)
+    if not gguf.is_file():
+        raise FileNotFoundError(f"{gguf}: no such GGUF file")
+    try:
+        import gguf as _gguf  # noqa: F401 -- transformers reads GGUF files through it
+    except ImportError as exc:
+        raise RuntimeError("reading a GGUF with transformers needs: pip install gguf") from exc
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if not getattr(tokenizer, "chat_template", None) and chat_template:
+        tokenizer.chat_template = chat_template
+    return tokenizer
 
 
 def main(argv: list[str] | None = None) -> None:
