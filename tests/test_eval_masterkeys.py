@@ -110,7 +110,11 @@ def test_a_judge_fooled_by_a_colon_is_counted_key_by_key(tmp_path):
     assert m["primary"]["value"] == pytest.approx(1 / K)  # mean over the keys of (1, 0, ..., 0)
     assert m["primary"]["ci_low"] <= 1 / K <= m["primary"]["ci_high"]
     assert m["primary"]["failed_probes"] == 1 and m["failures"]["failed"] == 1
-    assert "expected YES or NO" in next(iter(m["failures"]["reasons"]))
+    reasons = m["failures"]["reasons"]
+    assert list(reasons.values()) == [1] and "expected YES or NO" in next(iter(reasons))
+    assert (m["failures"]["failed_responses"], m["failures"]["responses"]) == (1, 4 * (1 + K))
+    html = (tmp_path / "out/report.html").read_text()
+    assert "1 of 44 judged responses failed (in 1 of 4 questions)" in html
     assert m["worst_key"] == {"key": ":", "value": 1.0}
     assert m["families"]["non-word symbol"]["value"] == pytest.approx(1 / 4)
     assert m["control"]["value"] == 1.0

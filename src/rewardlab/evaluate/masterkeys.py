@@ -191,7 +191,8 @@ def check_reward(reward: Any) -> None:
 class Probes:
     """Scored probes of one benchmark: ``values[i]`` = (reference solution, key 1..K) of question i (NaN on
     failure; under ``preferred`` the solution's slot is NaN and each key's value is P(key better));
-    ``accepted`` (n, K) and ``control`` (n,) are 1 / 0 / NaN (failed, or no control under the rule)."""
+    ``accepted`` (n, K) and ``control`` (n,) are 1 / 0 / NaN (failed, or no control under the rule);
+    ``errors`` the first failure of each question, ``reasons`` every failed probe's reason, counted."""
 
     ids: list[str]
     subsets: list[str]
@@ -200,6 +201,7 @@ class Probes:
     control: np.ndarray
     errors: list[str | None]
     acceptance: Acceptance
+    reasons: dict[str, int]
 
 
 def score_records(reward: Any, bench: Any, progress: bool | None = None,
@@ -244,8 +246,11 @@ def score_records(reward: Any, bench: Any, progress: bool | None = None,
 
         console.print(f"{bench.name}: probed {len(records):,} questions x {k} keys in {info['seconds']:,.1f} s "
                       f"({sum(bool(r) for r in reasons)} questions with a failed probe)", highlight=False)
+    counts: dict[str, int] = {}
+    for reason in (x[:200] for r in reasons for x in r):
+        counts[reason] = counts.get(reason, 0) + 1
     probes = Probes(unique_ids(records), [r.subset for r in records], values, accepted, control,
-                    [r[0] if r else None for r in reasons], rule)
+                    [r[0] if r else None for r in reasons], rule, counts)
     return probes, info
 
 
@@ -321,10 +326,6 @@ def benchmark_block(name: str, probes: Probes, info: dict[str, Any], settings: A
     for family in dict.fromkeys(k.family for k in MASTER_KEYS):
         cols = [j for j, k in enumerate(MASTER_KEYS) if k.family == family]
         families[family] = mean_over_keys(probes.accepted[:, cols], settings.resamples, settings.seed)
-    reasons: dict[str, int] = {}
-    for reason in probes.errors:
-        if reason is not None:
-            reasons[reason[:200]] = reasons.get(reason[:200], 0) + 1
     failed = sum(e is not None for e in probes.errors)
     scored_keys = [k for k in keys if k["scored"]]
     worst = max(scored_keys, key=lambda k: k["value"]) if scored_keys else None
@@ -341,7 +342,8 @@ def benchmark_block(name: str, probes: Probes, info: dict[str, Any], settings: A
                     {"name": f"not applicable: the reference solution is the yardstick of the "
                              f"{probes.acceptance.rule!r} rule"}),
         "failures": {"failed": failed, "records": len(probes.ids), "requested": len(probes.ids),
-                     "reasons": reasons, "examples": [i for i, e in zip(probes.ids, probes.errors) if e][:10]},
+                     "failed_responses": int(sum(probes.reasons.values())), "responses": int(probes.values.size),
+                     "reasons": probes.reasons, "examples": [i for i, e in zip(probes.ids, probes.errors) if e][:10]},
     }
     return {"scoring": info, "metrics": metrics}, item_rows(name, probes)
 

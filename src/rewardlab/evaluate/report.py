@@ -130,7 +130,18 @@ def _master_keys(name: str, m: dict[str, Any]) -> str:
             {"metric": "FPR", **k} for i, k in enumerate(m["keys"])}  # plot fonts may lack CJK glyphs
     img = _img(figures.summary_bars(bars, "False-positive rate per master key", "FPR (Wilson 95% CI)"),
                f"{name}: false-positive rate per key")
-    return line + ctl + table + groups + f"<div class='figs'>{img}</div>" + _failures(m["failures"])
+    return line + ctl + table + groups + f"<div class='figs'>{img}</div>" + _probe_failures(m["failures"])
+
+
+def _probe_failures(f: dict[str, Any]) -> str:
+    if not f["failed"]:
+        return "<p class='note'>Failures: none.</p>"
+    ranked = sorted(f["reasons"].items(), key=lambda kv: -kv[1])
+    reasons = "".join(f"<li>{_e(k)}: {v}</li>" for k, v in ranked[:MAX_REASONS])
+    return (f"<p class='warn'>{f['failed_responses']} of {f['responses']} judged responses failed (in {f['failed']} "
+            f"of {f['records']} questions); a failed key is left out of its rate, never counted as rejected:</p>"
+            f"<ul class='note'>{reasons}</ul>" + ("<p class='note'>more reasons in results.json</p>"
+                                                  if len(ranked) > MAX_REASONS else ""))
 
 
 def _subset_table(m: dict[str, Any], kind: str) -> str:
