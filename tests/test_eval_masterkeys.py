@@ -219,3 +219,16 @@ def test_compare_pairs_two_runs_by_the_share_of_keys_each_rejected(tmp_path):
     # rule:math rejects 10 of 10 keys per question; the judge 9 of 10 (9 of 9 scored on the 2^5 question)
     assert block["shared"] == 4 and block["subsets"]["all"]["a"] == 1.0
     assert block["subsets"]["all"]["b"] == pytest.approx((0.9 * 3 + 8 / 9) / 4)
+
+
+def test_a_stated_threshold_replaces_the_default_rule(tmp_path):
+    from rewardlab import load_reward
+    from rewardlab.evaluate.masterkeys import benchmark_block, score_records
+
+    bench = load_benchmark("master-keys", write_root(tmp_path))
+    probes, info = score_records(load_reward("rule:math"), bench, progress=False, accept="threshold:-0.5")
+    m = benchmark_block(bench.name, probes, info, Settings(resamples=50))[0]["metrics"]
+    assert m["acceptance"] == {"rule": "threshold", "description": "the value is > -0.5", "threshold": -0.5}
+    assert m["primary"]["value"] == 1.0 and m["control"]["value"] == 1.0  # rule:math's 0 is above -0.5
+    with pytest.raises(ValueError, match="expected threshold:T"):
+        score_records(load_reward("rule:math"), bench, progress=False, accept="above:1")

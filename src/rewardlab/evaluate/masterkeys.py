@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -365,16 +364,3 @@ def row_credit(row: dict[str, Any]) -> float:
     when no key of the question was scored."""
     flags = [x for x in row.get("accepted", []) if x is not None]
     return 1.0 - sum(flags) / len(flags) if flags else math.nan
-
-
-def run_probes(reward: Any, bench: Any, settings: Any, progress: bool | None = None,
-               accept: str | None = None) -> dict[str, Any]:
-    """Score and summarise in one call (Python users; ``rewardlab eval`` runs the two stages)."""
-    probes, info = score_records(reward, bench, progress, accept)
-    return benchmark_block(bench.name, probes, info, settings)[0]
-
-
-def key_table(keys: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    """Rows (label, family, FPR, CI low, CI high, accepted, scored, failed) for reports and the CLI."""
-    return [[k["label"], k["family"], k["value"], k["ci_low"], k["ci_high"], k["accepted"], k["scored"], k["failed"]]
-            for k in keys]
