@@ -197,7 +197,8 @@ def test_a_real_judge_through_llama_cpp(llama_server, shared_file, data_root, tm
     judge = from_spec(spec.removeprefix("judge:"), api_key=llama_server.api_key)
     results = run(config, reward=judge)
     # the server answered (a dead server would leave every probe a counted failure, which proves nothing)
-    assert judge.generator.stats.completion_tokens > 0, judge.generator.stats.by_reason
+    assert judge.generator.stats.completion_tokens > 0, (judge.generator.stats.by_reason, "server exit code",
+                                                         llama_server.process and llama_server.process.poll())
     m = results["benchmarks"]["master-keys"]["metrics"]
     judged = results["benchmarks"]["master-keys"]["scoring"]
     assert judged["sequences"] == 1 + K and m["acceptance"]["rule"] == "verdict"

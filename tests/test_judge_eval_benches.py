@@ -75,6 +75,7 @@ def test_the_four_benches_through_llama_cpp(llama_server, data_root, shared_file
     blocks = check_blocks(results, "openai")
     generation = results["reward"]["generation"]  # the server answered: counted failures alone prove nothing
     assert generation["completion_tokens"] > 0 and not any("Connect" in r or "disconnected" in r
-                                                           for r in generation["by_reason"]), generation
+                                                           for r in generation["by_reason"]), (
+        generation, "server exit code", llama_server.process and llama_server.process.poll())
     assert blocks["master-keys"]["scoring"]["sequences"] == 10
     assert llama_server.api_key not in json.dumps(results)
