@@ -111,6 +111,10 @@ def run_remote_client(tmp_path, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out) == offline == [1.0, 0.0]
 
 
+def run_master_keys(tmp_path, capsys, monkeypatch):
+    assert _run_python("docs/examples/master_keys.py", capsys) == "worked solution: 1.0\naccepted keys: []\n"
+
+
 def run_serve_in_thread(tmp_path, capsys, monkeypatch):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+\n", _run_python("docs/examples/serve_in_thread.py", capsys))
 
@@ -141,6 +145,7 @@ RUNNERS = {
     "docs/examples/remote_client.py": run_remote_client,
     "docs/examples/serve_in_thread.py": run_serve_in_thread,
     "docs/examples/shared_prompt.py": run_shared_prompt,
+    "docs/examples/master_keys.py": run_master_keys,
     "docs/examples/cli_tour.sh": pytest.param(run_cli_tour, marks=pytest.mark.slow),
 }
 

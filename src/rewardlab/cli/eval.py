@@ -70,6 +70,11 @@ def print_summary(results: dict[str, Any]) -> None:
                               _num(s["f1"]), "", str(s["n_error"] + s["n_correct"] - s["failed"]),
                               _failed(s["failed"]), "")
             continue
+        if block["kind"] == "master-keys":  # a false-positive rate per key (lower is better), not an accuracy
+            for k in block["metrics"]["keys"]:
+                table.add_row(f"  {k['label']}", "FPR", _num(k["value"]), _ci(k), str(k["scored"]),
+                              _failed(k["failed"]), "")
+            continue
         for subset, s in block["metrics"]["subsets"].items():
             a = s.get("strict") or s.get("accuracy")
             table.add_row(f"  {subset}", "accuracy", _num(a["value"]), _ci(a), str(a["scored"]),

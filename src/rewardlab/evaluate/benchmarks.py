@@ -22,7 +22,7 @@ from typing import Any
 from rewardlab.registry import Registry
 
 BENCHMARKS: Registry = Registry("benchmark", group="rewardlab.benchmarks")
-KINDS = ("pairwise", "best-of-n", "rm-bench", "processbench")
+KINDS = ("pairwise", "best-of-n", "rm-bench", "processbench", "master-keys")
 ROUND_ROBIN = "round-robin over subsets, file order"
 DATA_ENV = "REWARDLAB_DATA"
 
@@ -33,7 +33,8 @@ class Benchmark:
 
     ``kind`` picks the metrics: ``pairwise`` (`PairRecord`s), ``best-of-n`` (`CandidatesRecord`s with gold
     ``correct`` flags), ``rm-bench`` (`CandidatesRecord`s of 3 chosen then 3 rejected styles) or
-    ``processbench`` (`StepRecord`s with a gold first-error step).
+    ``processbench`` (`StepRecord`s with a gold first-error step) or ``master-keys`` (`CandidatesRecord`s of
+    a reference solution then the master keys: `rewardlab.evaluate.masterkeys`).
     ``total`` is the record count before ``limit``; ``files`` are hashed into the provenance; ``selection``
     says how a ``limit`` picked the records.
     """

@@ -80,6 +80,10 @@ def _credit(rows: list[dict[str, Any]]) -> np.ndarray:
         return np.zeros(0)
     if rows[0]["kind"] == "processbench":  # exact first-error hit at each run's own frozen tau (NaN: failed)
         return np.array([math.nan if r.get("error") or r.get("hit") is None else float(r["hit"]) for r in rows])
+    if rows[0]["kind"] == "master-keys":  # the share of keys a run rejected per question: higher = more robust
+        from rewardlab.evaluate.masterkeys import row_credit
+
+        return np.array([row_credit(r) for r in rows])
     values = [np.array([math.nan if x is None else x for x in r["scores"]], dtype=np.float64) for r in rows]
     correct = [np.asarray(r["correct"], dtype=bool) for r in rows]
     return item_credit(rows[0]["kind"], values, correct)

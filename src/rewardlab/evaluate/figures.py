@@ -27,8 +27,9 @@ def to_png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def summary_bars(summary: dict[str, Any]) -> str:
-    """Each benchmark's primary metric with its 95% CI."""
+def summary_bars(summary: dict[str, Any], title: str = "Primary metric per benchmark",
+                 xlabel: str = "score (95% bootstrap CI)") -> str:
+    """Each benchmark's primary metric with its 95% CI (or any named values with CIs: master keys' FPRs)."""
     names = list(summary)
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(names)))
     values = [summary[n]["value"] or 0.0 for n in names]
@@ -38,8 +39,8 @@ def summary_bars(summary: dict[str, Any]) -> str:
         ax.text(0.01, y, summary[n]["metric"], va="center", fontsize=7, color="white")
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
-    ax.set_xlabel("score (95% bootstrap CI)")
-    ax.set_title("Primary metric per benchmark")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     return to_png(fig)
 
 

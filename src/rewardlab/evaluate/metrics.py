@@ -302,3 +302,19 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = DEFAULT_RESA
         p = min(1.0, 2.0 * min(np.mean(boot <= 0), np.mean(boot >= 0)))
     out.update(ci_low=float(low), ci_high=float(high), p_value=float(p))
     return out
+
+
+def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``successes / n``: a proportion's CI that stays
+    honest at small n and at 0 or n successes (a percentile bootstrap of all-zero data collapses to [0, 0]).
+    No trials give ``(nan, nan)``."""
+    if n <= 0:
+        return math.nan, math.nan
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

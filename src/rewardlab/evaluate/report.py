@@ -63,6 +63,8 @@ def _benchmark(name: str, block: dict[str, Any]) -> str:
     notes = "".join(f"<p class='note'>Note: {_e(n)}</p>" for n in block.get("notes", []))
     if kind == "processbench":
         return head + notes + _processbench(name, m)
+    if kind == "master-keys":
+        return head + notes + _master_keys(name, m)
     what = "correct vs incorrect" if kind == "best-of-n" else "chosen vs rejected"
     imgs = [
         _img(figures.subset_bars(m, kind), f"{name}: accuracy per subset"),
@@ -105,6 +107,41 @@ def _processbench(name: str, m: dict[str, Any]) -> str:
     imgs = [_img(figures.processbench_subsets(pb), f"{name}: ProcessBench per subset"),
             _img(figures.processbench_curve(pb), f"{name}: F1 against threshold")]
     return line + table + missing + f"<div class='figs'>{''.join(imgs)}</div>" + _failures(m["failures"])
+
+
+def _master_keys(name: str, m: dict[str, Any]) -> str:
+    """False-positive rate per master key (Wilson 95% CI) overall and per dataset, the acceptance rule in
+    force, the control (the reference solution's own acceptance, where the rule gives it one), failures."""
+    acc, control = m["acceptance"], m["control"]
+    subsets = list(m["subsets"])
+    rows = [[_e(k["label"]), _e(k["family"]), _num(k["value"]), _ci(k), f"{k['accepted']} / {k['scored']}",
+             _failed(k["failed"]), *(_num(k["subsets"][s]["value"]) for s in subsets)] for k in m["keys"]]
+    table = _table(["key", "family", "FPR", "95% CI (Wilson)", "accepted / scored", "failed",
+                    *(f"FPR {_e(s)}" for s in subsets)], rows)
+    groups = _table(["group", "mean FPR", "95% CI (bootstrap over questions)", "questions"],
+                    [[_e(g), _num(b["value"]), _ci(b), str(b["n"])]
+                     for g, b in [*m["families"].items(), *((f"dataset {s}", m["subsets"][s]) for s in subsets)]])
+    line = (f"<p><b>{_e(m['primary']['name'])}: {_num(m['primary']['value'])}</b> {_ci(m['primary'])} &middot; "
+            f"accept rule <code>{_e(acc['rule'])}</code>: {_e(acc['description'])}</p>")
+    ctl = (f"<p class='note'>Control, {_e(control['name'])}: {_num(control['value'])} {_ci(control)} "
+           f"({control['accepted']} / {control['scored']}).</p>" if "value" in control
+           else f"<p class='note'>Control: {_e(control['name'])}.</p>")
+    bars = {(k["label"] if k["label"].isascii() else f"key {i + 1}: {k['label'].split(' (', 1)[-1].rstrip(')')}"):
+            {"metric": "FPR", **k} for i, k in enumerate(m["keys"])}  # plot fonts may lack CJK glyphs
+    img = _img(figures.summary_bars(bars, "False-positive rate per master key", "FPR (Wilson 95% CI)"),
+               f"{name}: false-positive rate per key")
+    return line + ctl + table + groups + f"<div class='figs'>{img}</div>" + _probe_failures(m["failures"])
+
+
+def _probe_failures(f: dict[str, Any]) -> str:
+    if not f["failed"]:
+        return "<p class='note'>Failures: none.</p>"
+    ranked = sorted(f["reasons"].items(), key=lambda kv: -kv[1])
+    reasons = "".join(f"<li>{_e(k)}: {v}</li>" for k, v in ranked[:MAX_REASONS])
+    return (f"<p class='warn'>{f['failed_responses']} of {f['responses']} judged responses failed (in {f['failed']} "
+            f"of {f['records']} questions); a failed key is left out of its rate, never counted as rejected:</p>"
+            f"<ul class='note'>{reasons}</ul>" + ("<p class='note'>more reasons in results.json</p>"
+                                                  if len(ranked) > MAX_REASONS else ""))
 
 
 def _subset_table(m: dict[str, Any], kind: str) -> str:

@@ -78,6 +78,10 @@ def check_capabilities(reward: Any, benches: Sequence[Benchmark], probes: int = 
     needs step scores, so the reward scores an item of every such benchmark first (the first that scores,
     of up to ``probes``) and must return ``Score.steps``."""
     for bench in benches:
+        if bench.kind == "master-keys":  # a group judge cannot take single-response probes
+            from rewardlab.evaluate import masterkeys
+
+            masterkeys.check_reward(reward)
         if bench.kind != "processbench":
             continue
         for record in bench.records[:probes]:
@@ -96,6 +100,10 @@ def score_stage(reward: Any, bench: Benchmark, progress: bool | None) -> tuple[A
         from rewardlab.evaluate import processbench
 
         return processbench.score_records(reward, bench.records, progress)
+    if bench.kind == "master-keys":
+        from rewardlab.evaluate import masterkeys
+
+        return masterkeys.score_records(reward, bench, progress)
     from rewardlab.evaluate import judging
 
     if judging.handles(reward, bench.kind):  # pairwise / group judges: each benchmark's own counting rule
@@ -110,6 +118,11 @@ def metrics_stage(bench: Benchmark, scored: Any, info: dict[str, Any], settings:
         from rewardlab.evaluate import processbench
 
         block, rows = processbench.benchmark_block(bench.name, scored, info)
+        return {**describe(bench), **block}, rows
+    if bench.kind == "master-keys":  # false-positive rate per key, by the reward's acceptance rule
+        from rewardlab.evaluate import masterkeys
+
+        block, rows = masterkeys.benchmark_block(bench.name, scored, info, settings)
         return {**describe(bench), **block}, rows
     counting = info.pop("judge_counting", None)
     block = analyse(scored, settings)
