@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -25,18 +25,18 @@ app.add_typer(search_app, name="search")
 FAILED_EXIT = 3
 
 
-def _report_dir(out: Path, report: Optional[Path]) -> Path:
+def _report_dir(out: Path, report: Path | None) -> Path:
     return report if report is not None else out.with_name(out.stem + ".report")
 
 
 @search_app.command("bon")
 def bon(
     out: Path = typer.Option(..., help="Output JSONL: the chosen response per prompt, with every candidate's scores."),
-    data: Optional[str] = typer.Option(None, help="Candidates file (prompt, responses[] [, correct[]]; best-of-n "
+    data: str | None = typer.Option(None, help="Candidates file (prompt, responses[] [, correct[]]; best-of-n "
                                                   "or RewardBench 2 format)."),
-    prompts: Optional[str] = typer.Option(None, help="Prompts to sample for: a file (prompt [, id, reference]) or "
+    prompts: str | None = typer.Option(None, help="Prompts to sample for: a file (prompt [, id, reference]) or "
                                                      "world:N[,seed=S][,difficulty=easy]."),
-    generator: Optional[str] = typer.Option(None, help="Generation backend for --prompts: hf:PATH, hf:world, "
+    generator: str | None = typer.Option(None, help="Generation backend for --prompts: hf:PATH, hf:world, "
                                                        "openai:MODEL,base_url=URL."),
     n: int = typer.Option(16, min=1, help="Samples per prompt (with --prompts)."),
     temperature: float = typer.Option(0.8, help="Sampling temperature."),
@@ -44,18 +44,18 @@ def bon(
     max_new_tokens: int = typer.Option(128, min=1, help="Token limit per sample."),
     stop: list[str] = typer.Option([], help="Stop string (repeat for several)."),
     seed: int = typer.Option(0, help="Sampling seed."),
-    reward: Optional[str] = typer.Option(None, help="Reward spec (needed by --select reward and weighted-vote)."),
+    reward: str | None = typer.Option(None, help="Reward spec (needed by --select reward and weighted-vote)."),
     select: str = typer.Option("reward", help="reward | vote (self-consistency) | weighted-vote."),
     answer: str = typer.Option("math", help="Answer extractor for voting: math | world | regex:PATTERN."),
     weighting: str = typer.Option("raw", help="Rewards as votes: raw (>= 0) | sigmoid | exp."),
-    prm_agg: Optional[str] = typer.Option(None, help="Value of a PRM candidate from its step scores: min | last | "
+    prm_agg: str | None = typer.Option(None, help="Value of a PRM candidate from its step scores: min | last | "
                                                      "product (default: the reward's own value)."),
-    verifier: Optional[str] = typer.Option(None, help="Gold labels from a reward (value >= 0.5 is right), e.g. "
+    verifier: str | None = typer.Option(None, help="Gold labels from a reward (value >= 0.5 is right), e.g. "
                                                       "rule:math against each prompt's reference."),
-    report: Optional[Path] = typer.Option(None, help="Folder for results.json and report.html (default OUT.report/)."),
+    report: Path | None = typer.Option(None, help="Folder for results.json and report.html (default OUT.report/)."),
     subsets: int = typer.Option(256, min=1, help="Random subsets per N for the vote curves."),
     retries: int = typer.Option(2, min=0, help="Retries of a prompt whose generation failed."),
-    limit: Optional[int] = typer.Option(None, help="Only the first N prompts / rows."),
+    limit: int | None = typer.Option(None, help="Only the first N prompts / rows."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Best-of-N, self-consistency or weighted majority voting; curves over N with the exact estimator."""
@@ -94,7 +94,7 @@ def bon(
     _finish(out, rows, summary, report, "rewardlab search bon")
 
 
-def _finish(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any], report: Optional[Path], title: str) -> None:
+def _finish(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any], report: Path | None, title: str) -> None:
     from rewardlab.io import write_jsonl
     from rewardlab.search.report import write_search_report
 

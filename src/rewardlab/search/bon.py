@@ -131,7 +131,7 @@ def run_bon(pools: Sequence[Pool], reward: Reward | None, config: BonConfig = Bo
     picks: dict[str, list[int | None]] = {m: [] for m in methods}
     tallies: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     weights: list[np.ndarray] = []
-    for i, pool in enumerate(pools):
+    for i in range(len(pools)):
         answers = extracted.answers[i]
         if values is not None:
             v = values[i]

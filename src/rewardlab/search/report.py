@@ -55,7 +55,8 @@ def render(results: dict[str, Any], title: str) -> str:
 
 
 def _figure(png: str, caption: str) -> str:
-    return f"<figure><img src='data:image/png;base64,{png}' alt='{_e(caption)}'><figcaption>{_e(caption)}</figcaption></figure>"
+    return (f"<figure><img src='data:image/png;base64,{png}' alt='{_e(caption)}'>"
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
 def _fmt(x: Any) -> str:
