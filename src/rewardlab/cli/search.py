@@ -122,3 +122,78 @@ def _print_summary(summary: dict[str, Any], page: Path) -> None:
             table.add_row(key, str(compute[key]))
     table.add_row("report", str(page))
     console.print(table)
+
+
+@search_app.command("beam")
+def beam(
+    out: Path = typer.Option(..., help="Output JSONL: the chosen solution per prompt, its step scores and compute."),
+    prompts: str = typer.Option(..., help="Prompts: a file (prompt [, id, reference]) or world:N[,seed=S]."),
+    generator: str = typer.Option(..., help="Generation backend: hf:PATH, hf:world, openai:MODEL,base_url=URL."),
+    reward: str = typer.Option(..., help="A process reward (step scores): process:PATH, implicit:...,steps=true."),
+    width: int = typer.Option(4, min=1, help="Beams kept per prompt after each step."),
+    expansions: int = typer.Option(4, min=1, help="Continuations sampled per beam per step."),
+    delimiter: str = typer.Option("\\n", help="Step delimiter (a stop string; \\n, \\t, \\s unescaped)."),
+    max_steps: int = typer.Option(8, min=1, help="Most steps a solution may take."),
+    step_tokens: int = typer.Option(48, min=1, help="Token limit per step."),
+    temperature: float = typer.Option(0.8, help="Sampling temperature of the expansions."),
+    top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
+    lookahead: int = typer.Option(0, min=0, help="Rank each child by the PRM after a greedy rollout of this many "
+                                                 "more steps (0: plain beam search)."),
+    rank: str = typer.Option("last", help="Rank partial solutions by their step scores: last | min | product | mean."),
+    answer: str = typer.Option("math", help="A step stating an answer (math | world | regex:PATTERN) ends a solution."),
+    verifier: str | None = typer.Option(None, help="Gold labels for the report (world prompts use the world's)."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    retries: int = typer.Option(2, min=0, help="Retries of a prompt whose generation failed."),
+    report: Path | None = typer.Option(None, help="Folder for results.json and report.html (default OUT.report/)."),
+    limit: int | None = typer.Option(None, help="Only the first N prompts."),
+) -> None:
+    """PRM-guided step-level beam search (or lookahead search); compute accounted per prompt and in total."""
+    from rewardlab.generation import load_generator
+    from rewardlab.rewards.base import load_reward
+    from rewardlab.rewards.process import unescape
+    from rewardlab.search.beam import BeamConfig, beam_search
+    from rewardlab.search.pools import Compute, CountingReward
+    from rewardlab.search.prompts import load_prompts
+
+    config = BeamConfig(width=width, expansions=expansions, delimiter=unescape(delimiter), max_steps=max_steps,
+                        step_tokens=step_tokens, temperature=temperature, top_p=top_p, seed=seed, lookahead=lookahead,
+                        rank=rank, answer=answer, retries=retries)
+    compute = Compute()
+    scorer = CountingReward(load_reward(reward), compute)
+    rows_in = load_prompts(prompts, limit)
+    gen = load_generator(generator)
+    result = beam_search(gen, scorer, rows_in, config, compute)
+    summary = {"prompts": len(rows_in), "strategy": "lookahead" if lookahead else "beam", "reward": scorer.name,
+               "config": config.__dict__, "compute": compute.to_dict(), "generator": gen.provenance(),
+               "failed_prompts": [f.__dict__ for f in result.failed], "output": str(out)}
+    summary["accuracy"] = label_and_score(result.rows, rows_in, load_reward(verifier) if verifier else None)
+    if summary["accuracy"] is None:
+        summary.pop("accuracy")
+    _finish(out, result.rows, summary, report, "rewardlab search beam")
+
+
+def label_and_score(rows: list[dict[str, Any]], prompts: list[Any], verifier: Any) -> dict[str, Any] | None:
+    """Mark each row's chosen solution right or wrong (world prompts: the world's exact verifier; else the
+    verifier reward, value >= 0.5); the accuracy over prompts with a CI (no pick counts as wrong)."""
+    import numpy as np
+
+    from rewardlab.evaluate.metrics import bootstrap_ci
+    from rewardlab.synth.world import is_correct
+    from rewardlab.types import Sample
+
+    if not all(p.world for p in prompts) and verifier is None:
+        return None
+    by_id = {p.id: p for p in prompts}
+    if verifier is not None:
+        todo = [r for r in rows if r.get("chosen")]
+        scores = verifier.score([Sample(by_id[r["id"]].prompt, r["chosen"], reference=by_id[r["id"]].reference)
+                                 for r in todo])
+        for r, s in zip(todo, scores):
+            r["correct"] = bool(s.ok and s.value >= 0.5)
+    else:
+        for r in rows:
+            p = by_id[r["id"]]
+            r["correct"] = bool(r.get("chosen")) and is_correct(r["chosen"], p.reference)
+    credit = np.asarray([float(bool(r.get("correct"))) for r in rows])
+    low, high = bootstrap_ci(credit)
+    return {"search": {"value": float(credit.mean()), "ci_low": low, "ci_high": high, "n": len(credit)}}
