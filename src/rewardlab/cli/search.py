@@ -1,5 +1,7 @@
-"""``rewardlab search bon`` and ``rewardlab search beam``: inference-time search with any reward.
+"""``rewardlab search bon`` and ``rewardlab search beam``: inference-time search with any reward; and
+``rewardlab annotate``: data curation with one.
 
+``annotate`` (a top-level command, registered here) scores a dataset into SFT and DPO data.
 ``bon`` picks one candidate per prompt (by the reward, a majority vote or a reward-weighted vote) from a
 candidates file or from samples it draws with a generation backend; ``beam`` runs PRM-guided step-level
 beam search. Both write one JSON line per prompt atomically, a ``results.json`` + ``report.html`` beside
@@ -197,3 +199,44 @@ def label_and_score(rows: list[dict[str, Any]], prompts: list[Any], verifier: An
     credit = np.asarray([float(bool(r.get("correct"))) for r in rows])
     low, high = bootstrap_ci(credit)
     return {"search": {"value": float(credit.mean()), "ci_low": low, "ci_high": high, "n": len(credit)}}
+
+
+@app.command("annotate")
+def annotate_command(
+    reward: str = typer.Option(..., help="Reward spec (any family, or a composite .yaml)."),
+    data: str = typer.Option(..., help="Dataset: candidates (prompt, responses[]), pairs, or samples (prompt, "
+                                       "response; grouped by prompt). jsonl/json/parquet/HF dataset folder."),
+    out: Path = typer.Option(..., help="Output folder: scored, sft, dpo (+ provenance.json)."),
+    format: str = typer.Option("jsonl", help="Output format: jsonl | parquet | hf (a datasets folder)."),
+    sft_top_k: int | None = typer.Option(1, help="RAFT: keep the top K responses per prompt (0: no limit)."),
+    sft_threshold: float | None = typer.Option(None, help="RAFT: keep responses scoring at least this."),
+    pairs: str = typer.Option("best-worst", help="DPO pairs: best-worst | margin (all pairs >= --margin) | none."),
+    margin: float = typer.Option(0.0, min=0.0, help="Least score difference of a DPO pair."),
+    kind: str = typer.Option("auto", help="Input kind: auto, candidates, pairs or samples."),
+    limit: int | None = typer.Option(None, help="Only the first N input records."),
+    chunk_size: int = typer.Option(256, min=1, help="Responses per chunk: the unit of checkpoints and resume."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from the chunks in OUT/.chunks/."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Score a dataset with a reward; write RAFT-filtered SFT data, DPO pairs and a scored copy (resumable)."""
+    from rewardlab.data import load_records
+    from rewardlab.rewards.base import load_reward
+    from rewardlab.search.annotate import AnnotateConfig, annotate, groups_from_records
+
+    config = AnnotateConfig(sft_top_k=sft_top_k or None, sft_threshold=sft_threshold, pairs=pairs, margin=margin,
+                            format=format)
+    detected, records = load_records(data, kind=kind, limit=limit)
+    groups = groups_from_records(detected, records)
+    record = annotate(load_reward(reward), groups, out, config, spec=reward, data=data, resume=resume,
+                      chunk=chunk_size, show_progress=progress)
+    if not record:
+        return
+    from rich.table import Table
+
+    table = Table(title=f"rewardlab annotate · {record['reward']}", show_header=False)
+    for key, value in record["counts"].items():
+        table.add_row(key, str(value))
+    table.add_row("resumed_responses", str(record["scoring"]["resumed_responses"]))
+    for key, value in record["outputs"].items():
+        table.add_row(key, value)
+    console.print(table)
