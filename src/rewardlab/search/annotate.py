@@ -98,7 +98,8 @@ def groups_from_records(kind: str, records: Sequence[Any]) -> list[Group]:
     raise ValueError(f"annotate reads candidates, pairs or samples; this input holds {kind} records")
 
 
-def sft_rows(groups: Sequence[Group], scores: Sequence[Sequence[Score]], config: AnnotateConfig) -> list[dict[str, Any]]:
+def sft_rows(groups: Sequence[Group], scores: Sequence[Sequence[Score]],
+             config: AnnotateConfig) -> list[dict[str, Any]]:
     rows = []
     for g, row in zip(groups, scores):
         ranked = sorted((j for j, s in enumerate(row) if s.ok), key=lambda j: (-row[j].value, j))
@@ -238,4 +239,4 @@ def annotate(reward: Any, groups: Sequence[Group], out: str | Path, config: Anno
 
 
 __all__ = ["AnnotateConfig", "Group", "annotate", "dpo_rows", "groups_from_records", "sft_rows", "scored_rows",
-           "write_rows", "math"]
+           "write_rows"]
