@@ -130,12 +130,20 @@ def run_cli_tour(tmp_path, capsys, monkeypatch):
     assert "paired bootstrap" in done.stdout + done.stderr  # rich prints its tables to stderr
 
 
+def run_search_python(tmp_path, capsys, monkeypatch):
+    out = _run_python("docs/examples/search_python.py", capsys)
+    assert "q1 picked 2 answer 42 correct True" in out and "abstained: 1 " in out
+    oracle = next(line for line in out.splitlines() if line.strip().startswith("oracle:"))
+    assert oracle.split()[-1] == "1.00"  # 256 candidates hold a right one for every prompt
+
+
 RUNNERS = {
     "docs/examples/python_api.py": run_python_api,
     "docs/examples/composite_reward.py": run_composite,
     "docs/examples/rule_math.py": run_rule_math,
     "docs/examples/remote_client.py": run_remote_client,
     "docs/examples/serve_in_thread.py": run_serve_in_thread,
+    "docs/examples/search_python.py": run_search_python,
     "docs/examples/cli_tour.sh": pytest.param(run_cli_tour, marks=pytest.mark.slow),
 }
 
