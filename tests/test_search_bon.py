@@ -161,3 +161,23 @@ def test_cli_bon_self_consistency_needs_no_reward_and_reward_selection_does(tmp_
 
 def test_answer_ids_are_local_to_a_group():
     assert answer_ids([["7", "7", "3", None], [None, "3", "3", "9"]]).tolist() == [[0, 0, 1, -1], [-1, 0, 0, 1]]
+
+
+def test_cli_bon_samples_through_an_openai_compatible_server(llama_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEARCH_TEST_KEY", llama_server.api_key)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "p0", "prompt": "Q: What is 2 + 2?\nA: The answer is", "reference": "4"})
+                       + "\n")
+    spec = f"openai:{llama_server.spec(api_key_env='SEARCH_TEST_KEY', cache=str(tmp_path / 'gen.sqlite'))}"
+    out = tmp_path / "bon.jsonl"
+    result = runner.invoke(app, ["--allow-key-env", "SEARCH_TEST_KEY", "search", "bon", "--prompts", str(prompts),
+                                 "--generator", spec, "--n", "3", "--max-new-tokens", "6", "--stop", "\n",
+                                 "--select", "vote", "--answer", "regex:(\\d+)", "--verifier", "rule:math",
+                                 "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output + out.read_text()
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["id"] == "p0" and len(row["candidates"]) == 3
+    assert all(c["tokens"] >= 1 for c in row["candidates"])
+    summary = json.loads((tmp_path / "bon.report" / "results.json").read_text())
+    assert summary["compute"]["generated_tokens"] == sum(c["tokens"] for c in row["candidates"])
+    assert summary["generator"]["backend"] == "openai" and summary["gold"] == "verifier"
