@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from _record import default_out, write_record  # on import it notes the load average before the run
 
 SIZES = {  # prompts, pool M, PRM problems, PRM steps, beam configs (width, expansions)
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--prm", default=None, help="a trained PRM folder (default: train one)")
     parser.add_argument("--out", default=None)
     parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--figure", default=None, help="also write the over-optimisation plot here (PNG)")
     args = parser.parse_args()
     size = "quick" if args.quick else "full"
     n_prompts, pool, prm_problems, prm_steps, beams = SIZES[size]
@@ -65,7 +67,7 @@ def main() -> None:
     from rewardlab.rewards.base import load_reward
     from rewardlab.search.answers import answer_ids, extract_all
     from rewardlab.search.beam import BeamConfig, beam_search
-    from rewardlab.search.bon import Pool, candidate_value, score_pools
+    from rewardlab.search.bon import candidate_value, score_pools
     from rewardlab.search.generate import generate_pools
     from rewardlab.search.pools import Compute, CountingReward
     from rewardlab.search.prompts import load_prompts
@@ -120,7 +122,10 @@ def main() -> None:
                      "reward_samples": compute.reward_samples, "beam_seconds": round(beam_s, 1),
                      "beam search": ci(right), "best-of-N (PRM min)": ci(bon_gold[:, 0]),
                      "weighted vote (PRM min)": ci(wv), "majority vote": ci(mv)})
-    figures = {"size": size, "policy": spec, "prompts": n_prompts, "pool_size": pool,
+    from rewardlab.evaluate.metrics import best_of_n_curve
+
+    overopt = best_of_n_curve(values, gold, ci=True)  # proxy (PRM min) and gold of best-of-n vs KL
+    figures = {"overoptimisation": overopt, "size": size, "policy": spec, "prompts": n_prompts, "pool_size": pool,
                "tokens_per_sample": round(tokens_per_sample, 1), "prm": str(prm_path),
                "prm_training": {"problems": prm_problems, "steps": prm_steps},
                "random_candidate_accuracy": float(gold.mean()), "rows": rows,
@@ -133,6 +138,17 @@ def main() -> None:
     for r in rows:
         cells = [f"{r[m]['accuracy']:.3f} [{r[m]['ci_low']:.3f}, {r[m]['ci_high']:.3f}]" for m in methods]
         print(f"| {r['beam']} | {r['tokens_per_prompt']} | {r['equal_compute_n']} | " + " | ".join(cells) + " |")
+    print("| n | KL(best-of-n) | proxy (PRM min) | gold accuracy [95% CI] |")
+    print("|---|---|---|---|")
+    for r in overopt:
+        print(f"| {r['n']} | {r['kl_bon']:.3f} | {r['proxy']:.3f} | {r['gold']:.3f} "
+              f"[{r['gold_ci_low']:.3f}, {r['gold_ci_high']:.3f}] |")
+    if args.figure:
+        import base64
+
+        from rewardlab.search.curves import overoptimisation_figure
+
+        Path(args.figure).write_bytes(base64.b64decode(overoptimisation_figure(overopt)))
     out = args.out or default_out("search_equal_compute", args.quick)
     write_record(out, "search_equal_compute", figures)
     if args.out is None and args.quick:
