@@ -181,3 +181,22 @@ def test_cli_bon_samples_through_an_openai_compatible_server(llama_server, tmp_p
     summary = json.loads((tmp_path / "bon.report" / "results.json").read_text())
     assert summary["compute"]["generated_tokens"] == sum(c["tokens"] for c in row["candidates"])
     assert summary["generator"]["backend"] == "openai" and summary["gold"] == "verifier"
+
+
+def test_cli_bon_samples_the_world_policy_and_scores_with_a_prm(tmp_path):
+    from test_prm_models import tiny_token_prm
+
+    prm = tiny_token_prm(tmp_path / "prm")
+    out = tmp_path / "bon.jsonl"
+    result = runner.invoke(app, ["search", "bon", "--prompts", "world:2", "--generator", "hf:world-tiny", "--n", "4",
+                                 "--max-new-tokens", "24", "--reward", f"process:{prm}", "--select", "weighted-vote",
+                                 "--prm-agg", "min", "--answer", "world", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["s7000003-0", "s7000003-1"]
+    assert all(len(r["candidates"]) == 4 and all("correct" in c and c["tokens"] >= 1 for c in r["candidates"])
+               for r in rows)
+    summary = json.loads((tmp_path / "bon.report" / "results.json").read_text())
+    assert summary["gold"] == "file" and summary["curves"]["pool_size"] == 4  # the world's verifier labels
+    assert summary["compute"]["generated_tokens"] == sum(c["tokens"] for r in rows for c in r["candidates"])
+    assert summary["generator"]["backend"] == "hf" and summary["sampling"]["n"] == 4
