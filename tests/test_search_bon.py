@@ -152,8 +152,10 @@ def test_cli_bon_with_a_prm_aggregated_by_min(tmp_path):
 def test_cli_bon_self_consistency_needs_no_reward_and_reward_selection_does(tmp_path):
     data, out = _candidates_file(tmp_path), tmp_path / "sc.jsonl"
     ok = runner.invoke(app, ["search", "bon", "--data", str(data), "--out", str(out), "--select", "vote",
-                             "--no-progress"])
+                             "--curve-n", "1", "--curve-n", "3", "--no-progress"])
     assert ok.exit_code == 0, ok.output
+    curves = json.loads((tmp_path / "sc.report" / "results.json").read_text())["curves"]
+    assert [r["n"] for r in curves["curves"]["majority vote"]] == [1, 3]
     assert [json.loads(line)["answer"] for line in out.read_text().splitlines()] == ["5", "8"]
     refused = runner.invoke(app, ["search", "bon", "--data", str(data), "--out", str(tmp_path / "x.jsonl")])
     assert refused.exit_code != 0 and "needs --reward" in refused.output

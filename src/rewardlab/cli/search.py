@@ -56,6 +56,7 @@ def bon(
                                                       "rule:math against each prompt's reference."),
     report: Path | None = typer.Option(None, help="Folder for results.json and report.html (default OUT.report/)."),
     subsets: int = typer.Option(256, min=1, help="Random subsets per N for the vote curves."),
+    curve_n: list[int] = typer.Option([], help="N values of the curves (repeat; default 1, 2, 4, ... M)."),
     retries: int = typer.Option(2, min=0, help="Retries of a prompt whose generation failed."),
     limit: int | None = typer.Option(None, help="Only the first N prompts / rows."),
     progress: bool = typer.Option(True, help="Show progress bars."),
@@ -67,7 +68,8 @@ def bon(
 
     if (data is None) == (prompts is None):
         raise typer.BadParameter("give exactly one of --data (a candidates file) or --prompts (to sample)")
-    config = BonConfig(select=select, answer=answer, weighting=weighting, prm_agg=prm_agg, subsets=subsets, seed=seed)
+    config = BonConfig(select=select, answer=answer, weighting=weighting, prm_agg=prm_agg, subsets=subsets, seed=seed,
+                       ns=tuple(curve_n) or None)
     compute, failed, provenance = Compute(), [], {}
     scorer = CountingReward(load_reward(reward), compute) if reward else None
     if scorer is None and select != "vote":
