@@ -119,3 +119,31 @@ def test_a_backend_that_times_out_is_retried_then_reported_with_the_prompt_id(tm
         assert json.loads(beam_out.read_text())["error"].startswith("generation failed")
     finally:
         server.shutdown()
+
+
+def test_best_first_expands_within_its_budget_and_accounts_tokens(policy, prm):
+    from rewardlab.search.best_first import best_first_search
+
+    compute = Compute()
+    before = policy.stats.completion_tokens
+    result = best_first_search(policy, CountingReward(prm, compute), load_prompts("world:2"),
+                               BeamConfig(**SMALL), max_expansions=4, compute=compute)
+    assert compute.generated_tokens == policy.stats.completion_tokens - before > 0
+    assert sum(r["generated_tokens"] for r in result.rows) == compute.generated_tokens
+    for row in result.rows:
+        assert row["strategy"] == "best-first" and 1 <= row["expansions"] <= 4
+        if row["chosen"] is not None:
+            assert len(row["step_scores"]) == len(row["steps"]) <= SMALL["max_steps"]
+        else:
+            assert "within 4 expansions" in row["error"]
+    with pytest.raises(ValueError, match="gives no step scores"):
+        best_first_search(policy, load_reward("rule:math"), load_prompts("world:1"))
+
+
+def test_cli_best_first(tmp_path, prm):
+    out = tmp_path / "bf.jsonl"
+    result = runner.invoke(app, ["search", "beam", "--strategy", "best-first", "--max-expansions", "3",
+                                 "--prompts", "world:1", "--generator", "hf:world-tiny", "--reward", prm.name,
+                                 "--out", str(out), "--expansions", "2", "--max-steps", "2", "--step-tokens", "8"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["strategy"] == "best-first"

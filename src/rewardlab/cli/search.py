@@ -144,6 +144,8 @@ def beam(
     lookahead: int = typer.Option(0, min=0, help="Rank each child by the PRM after a greedy rollout of this many "
                                                  "more steps (0: plain beam search)."),
     rank: str = typer.Option("last", help="Rank partial solutions by their step scores: last | min | product | mean."),
+    strategy: str = typer.Option("beam", help="beam (with --lookahead for lookahead search) | best-first."),
+    max_expansions: int = typer.Option(16, min=1, help="best-first: the most nodes expanded per prompt."),
     answer: str = typer.Option("math", help="A step stating an answer (math | world | regex:PATTERN) ends a solution."),
     verifier: str | None = typer.Option(None, help="Gold labels for the report (world prompts use the world's)."),
     seed: int = typer.Option(0, help="Sampling seed."),
@@ -151,7 +153,7 @@ def beam(
     report: Path | None = typer.Option(None, help="Folder for results.json and report.html (default OUT.report/)."),
     limit: int | None = typer.Option(None, help="Only the first N prompts."),
 ) -> None:
-    """PRM-guided step-level beam search (or lookahead search); compute accounted per prompt and in total."""
+    """PRM-guided step-level beam search (or lookahead, or best-first search); compute accounted per prompt."""
     from rewardlab.generation import load_generator
     from rewardlab.rewards.base import load_reward
     from rewardlab.rewards.process import unescape
@@ -166,8 +168,16 @@ def beam(
     scorer = CountingReward(load_reward(reward), compute)
     rows_in = load_prompts(prompts, limit)
     gen = load_generator(generator)
-    result = beam_search(gen, scorer, rows_in, config, compute)
-    summary = {"prompts": len(rows_in), "strategy": "lookahead" if lookahead else "beam", "reward": scorer.name,
+    if strategy == "best-first":
+        from rewardlab.search.best_first import best_first_search
+
+        result = best_first_search(gen, scorer, rows_in, config, max_expansions, compute)
+    elif strategy == "beam":
+        result = beam_search(gen, scorer, rows_in, config, compute)
+    else:
+        raise typer.BadParameter(f"unknown strategy {strategy!r}; expected beam or best-first")
+    name = strategy if strategy == "best-first" else ("lookahead" if lookahead else "beam")
+    summary = {"prompts": len(rows_in), "strategy": name, "reward": scorer.name,
                "config": config.__dict__, "compute": compute.to_dict(), "generator": gen.provenance(),
                "failed_prompts": [f.__dict__ for f in result.failed], "output": str(out)}
     summary["accuracy"] = label_and_score(result.rows, rows_in, load_reward(verifier) if verifier else None)

@@ -90,6 +90,22 @@ def _rank(score: Score, how: str) -> float:
     return aggregate(score.steps, how)
 
 
+def child_nodes(parent: Node, completions: Sequence[Any], extract: Any, max_steps: int) -> list[tuple[tuple, Node]]:
+    """The children one round of sampling gives a node, keyed for de-duplication: a new step each, or, where
+    the policy wrote nothing, the parent itself marked finished (``end``)."""
+    out = []
+    for c in completions:
+        step = c.text.strip()
+        if not step:
+            if parent.steps:
+                out.append((parent.steps + ("\x00end",), Node(parent.steps, "end", score=parent.score)))
+            continue
+        steps = parent.steps + (step,)
+        done = "answer" if extract(step) is not None else ("max_steps" if len(steps) >= max_steps else None)
+        out.append((steps, Node(steps, done)))
+    return out
+
+
 def beam_search(generator: Generator, reward: Any, prompts: Sequence[PromptRow], config: BeamConfig = BeamConfig(),
                 compute: Compute | None = None) -> BeamResult:
     compute = compute or Compute()
@@ -131,17 +147,8 @@ def beam_search(generator: Generator, reward: Any, prompts: Sequence[PromptRow],
         children: dict[int, dict[tuple[str, ...], Node]] = {}
         for (i, parent), row in zip(live, rows):
             rounds[i] = depth + 1
-            for c in row:
-                step = c.text.strip()
-                if not step:
-                    if parent.steps:
-                        node = Node(parent.steps, "end", score=parent.score)
-                        children.setdefault(i, {}).setdefault(parent.steps + ("\x00end",), node)
-                    continue
-                steps = parent.steps + (step,)
-                done = "answer" if extract(step) is not None else ("max_steps" if len(steps) >= config.max_steps
-                                                                 else None)
-                children.setdefault(i, {}).setdefault(steps, Node(steps, done))
+            for key, node in child_nodes(parent, row, extract, config.max_steps):
+                children.setdefault(i, {}).setdefault(key, node)
         for i in failed:
             children.pop(i, None)
         flat = [(i, node) for i, kids in children.items() for node in kids.values()]
