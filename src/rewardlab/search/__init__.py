@@ -7,6 +7,7 @@ step-level beam search, and the curves that say what each buys as N grows. See d
   over-optimisation figure;
 - `rewardlab.search.bon`: best-of-N over pools; `rewardlab.search.pools`: sampling with retries and
   compute accounting; `rewardlab.search.beam`: PRM beam search (with a lookahead variant);
+  `rewardlab.search.best_first`: PRM best-first search;
 - `rewardlab.search.annotate`: scoring a dataset into RAFT SFT data, DPO pairs and a scored copy.
 """
 
