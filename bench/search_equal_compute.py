@@ -127,7 +127,7 @@ def main() -> None:
     overopt = best_of_n_curve(values, gold, ci=True)  # proxy (PRM min) and gold of best-of-n vs KL
     figures = {"overoptimisation": overopt, "size": size, "policy": spec, "prompts": n_prompts, "pool_size": pool,
                "tokens_per_sample": round(tokens_per_sample, 1), "prm": str(prm_path),
-               "prm_training": {"problems": prm_problems, "steps": prm_steps},
+               "prm_training": ({"problems": prm_problems, "steps": prm_steps} if not args.prm else "given (--prm)"),
                "random_candidate_accuracy": float(gold.mean()), "rows": rows,
                "seconds": round(time.perf_counter() - started, 1)}
     methods = ("beam search", "best-of-N (PRM min)", "weighted vote (PRM min)", "majority vote")
