@@ -138,6 +138,13 @@ def run_shared_prompt(tmp_path, capsys, monkeypatch):
     assert _run_python("docs/examples/shared_prompt.py", capsys).split() == ["True", "True"]
 
 
+def run_search_python(tmp_path, capsys, monkeypatch):
+    out = _run_python("docs/examples/search_python.py", capsys)
+    assert "q1 picked 2 answer 42 correct True" in out and "abstained: 1 " in out
+    oracle = next(line for line in out.splitlines() if line.strip().startswith("oracle:"))
+    assert oracle.split()[-1] == "1.00"  # 256 candidates hold a right one for every prompt
+
+
 RUNNERS = {
     "docs/examples/python_api.py": run_python_api,
     "docs/examples/composite_reward.py": run_composite,
@@ -146,6 +153,7 @@ RUNNERS = {
     "docs/examples/serve_in_thread.py": run_serve_in_thread,
     "docs/examples/shared_prompt.py": run_shared_prompt,
     "docs/examples/master_keys.py": run_master_keys,
+    "docs/examples/search_python.py": run_search_python,
     "docs/examples/cli_tour.sh": pytest.param(run_cli_tour, marks=pytest.mark.slow),
 }
 

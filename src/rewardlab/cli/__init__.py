@@ -48,6 +48,7 @@ COMMAND_MODULES = [
     "rewardlab.cli.eval",
     "rewardlab.cli.train",
     "rewardlab.cli.label_steps",
+    "rewardlab.cli.search",
 ]
 
 for _module in COMMAND_MODULES:
