@@ -183,7 +183,10 @@ class GenRMRecipe:
                 fh.write(readme(spec, self.variant, self.start))
             save_reward_model(self.trainee.raw_model, self.tokenizer, cfg.out, {}, record)
             if self.held:  # scored through the judge: reward, exactly as users will score it
-                record["eval"] = evaluate_genrm(spec, self.held)
+                if self.variant == "critique":  # a critique is sampled: bound it by the longest one trained on
+                    longest = max(len(r) - s for r, s in zip(self.data.ids, self.data.target_start))
+                    spec += f",max_tokens={2 * longest + 8}"
+                record["eval"] = {**evaluate_genrm(spec, self.held), "spec": spec}
                 write_json(self.out / TRAIN_RECORD, record)
         runtime.barrier()
         runtime.accelerator.end_training()
