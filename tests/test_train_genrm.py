@@ -136,7 +136,8 @@ def test_genrm_protocol_renders_and_reads_verdicts():
     assert messages == [{"role": "user", "content": "Question: Ann has 3 apples.\nAnswer:\n3 + 1 = 4. The answer is "
                                                     "4.\n\nIs the answer correct (Yes/No)?"}]
     assert protocol.from_probs({"Yes": 0.8, "No": 0.2}).values == [0.8]
-    assert protocol.parse("Yes", 1).values == [1.0] and protocol.parse("<think>step 2 is off</think>No", 1).values == [0.0]
+    assert protocol.parse("Yes", 1).values == [1.0]
+    assert protocol.parse("<think>step 2 is off</think>No", 1).values == [0.0]
     assert not protocol.parse("Yes and no", 1).ok
     with pytest.raises(ValueError, match="variant"):
         make_protocol("genrm", variant="long")

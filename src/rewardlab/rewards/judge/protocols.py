@@ -13,7 +13,7 @@ prefix that puts the model at the answer position, and how verdict probabilities
 | ``correctness`` | 1 | ``YES`` / ``NO`` against a reference (One Token to Fool's verifier) | 1 / 0 |
 | ``rubric`` | 1 | JSON verdicts per criterion, reason first (verifiers' rubric judge) | weighted mean |
 | ``group`` | N | JSON scores in [0, 1] per response id (RULER-style) | the score |
-| ``genrm`` | 1 | ``Yes`` / ``No`` after the question and response, critique first with ``variant=critique`` (a GenRM trained by ``rewardlab train genrm``) | P(Yes) / 1 / 0 |
+| ``genrm`` | 1 | ``Yes`` / ``No`` (``variant=critique``: a critique first); `rewardlab.train.genrm` | P(Yes) |
 """
 
 from __future__ import annotations
