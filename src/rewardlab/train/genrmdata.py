@@ -119,7 +119,11 @@ def verdict_spellings(tokenizer: Any) -> dict[bool, list[int]]:
     out = {}
     for label, word in zip((True, False), VERDICTS):
         spellings = [tokenizer(s, add_special_tokens=False)["input_ids"] for s in (word, " " + word)]
-        out[label] = next(ids for ids in spellings if ids and ids[0] in counted[word])
+        found = next((ids for ids in spellings if ids and ids[0] in counted[word]), None)
+        if found is None:
+            raise ValueError(f"neither {word!r} nor {' ' + word!r} starts with a token the judge reads for "
+                             f"{word!r} (ids {counted[word]}): this tokenizer cannot carry a one-token verdict")
+        out[label] = found
     return out
 
 
