@@ -145,6 +145,14 @@ def run_search_python(tmp_path, capsys, monkeypatch):
     assert oracle.split()[-1] == "1.00"  # 256 candidates hold a right one for every prompt
 
 
+def run_genrm(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["genrm_train_and_score.py", str(tmp_path)])
+    printed = _run_python("docs/examples/genrm_train_and_score.py", capsys)
+    assert "trained 8 steps on" in printed and f"judge:hf:{(tmp_path / 'genrm').resolve()}" in printed
+    values = [float(line.split()[-1]) for line in printed.splitlines() if line.startswith(("gold ", "wrong "))]
+    assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)  # P(Yes) of each
+
+
 RUNNERS = {
     "docs/examples/python_api.py": run_python_api,
     "docs/examples/composite_reward.py": run_composite,
@@ -155,6 +163,7 @@ RUNNERS = {
     "docs/examples/master_keys.py": run_master_keys,
     "docs/examples/search_python.py": run_search_python,
     "docs/examples/cli_tour.sh": pytest.param(run_cli_tour, marks=pytest.mark.slow),
+    "docs/examples/genrm_train_and_score.py": pytest.param(run_genrm, marks=pytest.mark.slow),
 }
 
 

@@ -47,7 +47,7 @@ def test_recipe_specific_fields():
         build_config(BTConfig, None, {"data": "a", "out": "b", "levels": 5})
 
 
-@pytest.mark.parametrize("recipe", ["bt", "regression", "ordinal"])
+@pytest.mark.parametrize("recipe", ["bt", "regression", "ordinal", "genrm"])
 def test_cli_flags_mirror_config_fields(recipe):
     import importlib
 

@@ -28,6 +28,7 @@ RECIPES: dict[str, str] = {
     "ordinal": "rewardlab.train.ordinal",
     "prm": "rewardlab.train.prm",
     "dpo": "rewardlab.train.dpo",
+    "genrm": "rewardlab.train.genrm",
 }
 
 
@@ -44,7 +45,8 @@ class RecipeGroup(TyperGroup):
 
 
 train_app = typer.Typer(cls=RecipeGroup, no_args_is_help=True, add_completion=False,
-                        help="Train a reward model (bt, regression, ordinal, prm) or a DPO policy (dpo).")
+                        help=("Train a reward model (bt, regression, ordinal, prm), a generative verifier "
+                              "(genrm) or a DPO policy (dpo)."))
 app.add_typer(train_app, name="train")
 
 
@@ -107,8 +109,8 @@ def _print_record(name: str, record: dict[str, Any]) -> None:
 
     table = Table(title=f"rewardlab train {name}", show_header=False)
     for key in ("eval", "reward_mean", "reward_std", "train_pairs", "train_samples", "eval_pairs",
-                "eval_samples", "bad_records", "dropped_too_long", "truncated", "steps", "train_seconds",
-                "pairs_per_second", "samples_per_second", "processes"):
+                "eval_samples", "bad_records", "dropped_too_long", "truncated", "train_rows", "reward", "steps",
+                "train_seconds", "pairs_per_second", "samples_per_second", "rows_per_second", "processes"):
         if key in record:
             value = record[key]
             if isinstance(value, dict):

@@ -122,25 +122,11 @@ class HFGenerator:
     # -- prompts -----------------------------------------------------------------------------------------
     def render(self, prompt: GenPrompt) -> str:
         """The exact text the model reads before its answer (chat template + generation prompt)."""
-        if isinstance(prompt, str):
-            return prompt
-        tok = self.tokenizer
-        messages = [dict(m) for m in prompt]
-        if not getattr(tok, "chat_template", None):
-            return plain_chat_text(messages)
-        try:
-            return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        except Exception:  # noqa: BLE001 -- templates that refuse a system turn (Gemma 2, Mistral v1)
-            if not messages or messages[0]["role"] != "system" or len(messages) < 2:
-                raise
-            merged = [{"role": messages[1]["role"], "content": f"{messages[0]['content']}\n\n{messages[1]['content']}"},
-                      *messages[2:]]
-            return tok.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
+        return render_prompt(self.tokenizer, prompt)
 
     def encode(self, prompt: GenPrompt, prefix: str = "", rendered: str | None = None) -> list[int]:
         """Token ids: a string gets the tokenizer's special tokens, a rendered chat its template's own."""
-        text = (self.render(prompt) if rendered is None else rendered) + prefix
-        return list(self.tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"])
+        return encode_prompt(self.tokenizer, prompt, prefix, rendered)
 
     # -- sampling ----------------------------------------------------------------------------------------
     def generate(self, prompts: Sequence[GenPrompt], params: SamplingParams) -> list[list[Completion]]:
@@ -284,25 +270,56 @@ class HFGenerator:
         return out
 
     def verdict_token_ids(self, verdicts: Sequence[str]) -> dict[str, list[int]]:
-        """The token ids whose probability counts for each verdict: its single-token spellings (with and
-        without a leading space); a verdict with none (``YES`` in a tiny vocabulary) counts the first token
-        of each spelling. An id shared by two verdicts counts for neither; a verdict left with no id (``1``
-        and ``10`` both start with ``1``) cannot be read in one forward, which is an error."""
+        """The token ids whose probability counts for each verdict (`verdict_token_ids`), cached."""
         key = tuple(verdicts)
         if key not in self._variant_cache:
-            found: dict[str, list[int]] = {}
-            for v in verdicts:
-                spellings = [self.tokenizer(t, add_special_tokens=False)["input_ids"]
-                             for t in dict.fromkeys((v, v.strip(), " " + v.strip()))]
-                single = {enc[0] for enc in spellings if len(enc) == 1}
-                found[v] = sorted(single or {enc[0] for enc in spellings if enc})
-            counts = Counter(i for v in verdicts for i in found[v])
-            found = {v: [i for i in ids if counts[i] == 1] for v, ids in found.items()}  # drop shared ids
-            if not all(found.values()):
-                raise ValueError(f"verdicts {list(verdicts)} are not told apart by one next token for {self.path} "
-                                 f"(token ids {found}); use mode=generate")
-            self._variant_cache[key] = found
+            self._variant_cache[key] = verdict_token_ids(self.tokenizer, verdicts, self.path)
         return self._variant_cache[key]
+
+
+def render_prompt(tokenizer: Any, prompt: GenPrompt) -> str:
+    """The text a causal LM reads before its answer: a string as it is; messages through the tokenizer's
+    chat template with the generation prompt (plain transcript text when it has none). Training code that
+    must put a model on exactly the judge's input (``rewardlab train genrm``) calls this too."""
+    if isinstance(prompt, str):
+        return prompt
+    messages = [dict(m) for m in prompt]
+    if not getattr(tokenizer, "chat_template", None):
+        return plain_chat_text(messages)
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception:  # noqa: BLE001 -- templates that refuse a system turn (Gemma 2, Mistral v1)
+        if not messages or messages[0]["role"] != "system" or len(messages) < 2:
+            raise
+        merged = [{"role": messages[1]["role"], "content": f"{messages[0]['content']}\n\n{messages[1]['content']}"},
+                  *messages[2:]]
+        return tokenizer.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
+
+
+def encode_prompt(tokenizer: Any, prompt: GenPrompt, prefix: str = "", rendered: str | None = None) -> list[int]:
+    """Token ids of ``render_prompt(prompt) + prefix``: a string gets the tokenizer's special tokens, a
+    rendered chat its template's own."""
+    text = (render_prompt(tokenizer, prompt) if rendered is None else rendered) + prefix
+    return list(tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"])
+
+
+def verdict_token_ids(tokenizer: Any, verdicts: Sequence[str], name: str = "the model") -> dict[str, list[int]]:
+    """The token ids whose probability counts for each verdict: its single-token spellings (with and
+    without a leading space); a verdict with none (``YES`` in a tiny vocabulary) counts the first token
+    of each spelling. An id shared by two verdicts counts for neither; a verdict left with no id (``1``
+    and ``10`` both start with ``1``) cannot be read in one forward, which is an error."""
+    found: dict[str, list[int]] = {}
+    for v in verdicts:
+        spellings = [tokenizer(t, add_special_tokens=False)["input_ids"]
+                     for t in dict.fromkeys((v, v.strip(), " " + v.strip()))]
+        single = {enc[0] for enc in spellings if len(enc) == 1}
+        found[v] = sorted(single or {enc[0] for enc in spellings if enc})
+    counts = Counter(i for v in verdicts for i in found[v])
+    found = {v: [i for i in ids if counts[i] == 1] for v, ids in found.items()}  # drop shared ids
+    if not all(found.values()):
+        raise ValueError(f"verdicts {list(verdicts)} are not told apart by one next token for {name} "
+                         f"(token ids {found}); use mode=generate")
+    return found
 
 
 def _by_budget(rows: list[tuple[int, int]], budgets: dict[tuple[int, int], int]) -> list[list[tuple[int, int]]]:

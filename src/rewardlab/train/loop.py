@@ -87,7 +87,7 @@ RUN_KEYS = ("data", "eval", "eval_fraction", "model", "seed", "batch_size", "epo
 
 
 RECIPE_RUN_KEYS = ("heads", "levels", "attributes", "reference", "beta", "label_smoothing", "labels",
-                   "last_step_only", "kind")
+                   "last_step_only", "kind", "variant")
 
 
 def run_identity(cfg: TrainConfig) -> dict[str, Any]:

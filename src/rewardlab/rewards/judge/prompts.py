@@ -158,3 +158,8 @@ def fill(template: str, fields: Mapping[str, str]) -> str:
         out.append(template[i])
         i += 1
     return "".join(out)
+
+# GenRM (Generative Verifiers, Zhang et al. 2024): the verifier reads the question and the solution and is asked
+# "Is the answer correct (Yes/No)?"; its CoT variant verifies step by step before the verdict.
+GENRM_QUESTION = "Is the answer correct (Yes/No)?"
+GENRM_CRITIQUE_QUESTION = "Is the answer correct (Yes/No)? Let's verify step by step."

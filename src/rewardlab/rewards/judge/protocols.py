@@ -13,6 +13,7 @@ prefix that puts the model at the answer position, and how verdict probabilities
 | ``correctness`` | 1 | ``YES`` / ``NO`` against a reference (One Token to Fool's verifier) | 1 / 0 |
 | ``rubric`` | 1 | JSON verdicts per criterion, reason first (verifiers' rubric judge) | weighted mean |
 | ``group`` | N | JSON scores in [0, 1] per response id (RULER-style) | the score |
+| ``genrm`` | 1 | ``Yes`` / ``No`` (``variant=critique``: a critique first); `rewardlab.train.genrm` | P(Yes) |
 """
 
 from __future__ import annotations
@@ -186,6 +187,38 @@ class Correctness(Protocol):
 
     def from_probs(self, probs):
         return parsers.Parsed(values=[probs["YES"]])
+
+
+GENRM_VARIANTS = ("direct", "critique")
+
+
+@dataclass(frozen=True)
+class GenRM(Protocol):
+    """A trained generative verifier (Generative Verifiers, Zhang et al. 2024; RM-R1 stage one, GenPRM):
+    the question, the response, then ``Is the answer correct (Yes/No)?``; the value is P(Yes) in logprob
+    mode. No reference: a verifier judges a solution on its own, as best-of-N needs. ``variant=critique``
+    asks for a critique first (``<think>critique</think>`` then the verdict, Think-RM style), so it is
+    read in generate mode only. `rewardlab.train.genrm` trains on exactly this rendering."""
+
+    name: str = "genrm"
+    labels: tuple[str, ...] = ("Yes", "No")
+    variant: str = "direct"
+
+    def __post_init__(self) -> None:
+        if self.variant not in GENRM_VARIANTS:
+            raise ValueError(f"genrm variant must be one of {GENRM_VARIANTS}, got {self.variant!r}")
+        if self.variant == "critique":  # the verdict follows a sampled critique: no one-forward reading
+            object.__setattr__(self, "labels", ())
+
+    def render(self, question, answers, reference=None):
+        ask = P.GENRM_CRITIQUE_QUESTION if self.variant == "critique" else P.GENRM_QUESTION
+        return [{"role": "user", "content": f"{question.rstrip()}\n{answers[0].strip()}\n\n{ask}"}]
+
+    def parse(self, text, n):
+        return parsers.yes_no(text)
+
+    def from_probs(self, probs):
+        return parsers.Parsed(values=[probs["Yes"]])
 
 
 @dataclass(frozen=True)
