@@ -36,7 +36,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from rewardlab.synth.demo import run_demo
+    from rewardlab.demo.pipeline import run_demo
 
     size = "small" if args.quick else "full"
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rewardlab-demo-bench-"))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rewardlab.synth.bon import answer_ids, majority_vote_curve
-from rewardlab.synth.demo import SIZES, build_pairs, run_demo
-from rewardlab.synth.report import held_out_pairs
+from rewardlab.demo.pipeline import SIZES, build_pairs, run_demo
+from rewardlab.demo.report import held_out_pairs
 from rewardlab.synth.world import generate_problems, is_correct
 
 CI_SIZE = replace(SIZES["small"], name="ci", policy="tiny", rm_problems=12, rm_samples=2, eval_problems=8,
@@ -34,7 +34,7 @@ def test_majority_vote_hand_computed():
 
 
 def test_stage_cache_reruns_a_stage_and_everything_after_it(tmp_path):
-    from rewardlab.synth.demo import StageCache
+    from rewardlab.demo.pipeline import StageCache
 
     built: list[str] = []
 
@@ -119,7 +119,7 @@ def test_demo_end_to_end_then_cached(tmp_path):
 
 
 def test_verdict_names_where_the_reward_model_sits():
-    from rewardlab.synth.report import verdict
+    from rewardlab.demo.report import verdict
 
     def curve(rm: float, rand: float, oracle: float) -> dict:
         return {"reward model": [{"n": 16, "gold": rm}], "random": [{"n": 16, "gold": rand}],

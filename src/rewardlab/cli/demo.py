@@ -25,7 +25,7 @@ def demo(
     and draws best-of-N curves (reward model, verifier, majority, random)
     into OUT/report.html. A second run reuses cached stages.
     """
-    from rewardlab.synth.demo import SIZES, run_demo
+    from rewardlab.demo.pipeline import SIZES, run_demo
 
     if size not in SIZES:
         raise typer.BadParameter(f"unknown size {size!r}; expected one of {', '.join(SIZES)}", param_hint="--size")
