@@ -9,9 +9,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rewardlab.synth.bon import answer_ids, majority_vote_curve
 from rewardlab.demo.pipeline import SIZES, build_pairs, run_demo
 from rewardlab.demo.report import held_out_pairs
+from rewardlab.synth.bon import answer_ids, majority_vote_curve
 from rewardlab.synth.world import generate_problems, is_correct
 
 CI_SIZE = replace(SIZES["small"], name="ci", policy="tiny", rm_problems=12, rm_samples=2, eval_problems=8,

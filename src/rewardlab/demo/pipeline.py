@@ -107,8 +107,8 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
 
     ``size`` is a name in `SIZES` or a `DemoSize` (tests use a smaller one).
     """
-    from rewardlab.synth.policy import train_policy
     from rewardlab.demo.report import build_results, write_report
+    from rewardlab.synth.policy import train_policy
 
     if isinstance(size, str) and size not in SIZES:
         raise ValueError(f"unknown demo size {size!r}; expected one of {', '.join(SIZES)}")
