@@ -15,7 +15,7 @@ from rewardlab.demo.pipeline import REWARDS, SIZES, build_pairs, run_demo
 from rewardlab.demo.report import held_out_pairs
 from rewardlab.demo.steps import policy_step_rows
 from rewardlab.synth.bon import answer_ids, majority_vote_curve
-from rewardlab.synth.world import generate_problems, is_correct
+from rewardlab.synth.world import generate_problems, is_correct, split_steps
 
 CI_SIZE = replace(SIZES["small"], name="ci", policy="tiny", rm_problems=12, rm_samples=2, eval_problems=8,
                   eval_samples=4, max_new_tokens=40, policy_eval_problems=0, probe_problems=6, prm_world_problems=6)
@@ -121,7 +121,8 @@ def test_demo_end_to_end_then_cached(tmp_path):
     assert bt["recipe"] == "bt" and bt["train"]["pairs"] == len((tmp_path / "pairs.jsonl").read_text().splitlines())
     steps = [json.loads(x) for x in (tmp_path / "steps.jsonl").read_text().splitlines()]
     assert prm["recipe"] == "prm" and prm["train"]["step_rows"] == len(steps)
-    assert prm["train"]["step_rows_by_source"]["world/correct"] == 6 and prm["failed_scores"] == 0
+    assert prm["train"]["step_rows_by_source"]["world/correct"] == 6
+    assert prm["failed_scores"] == sum(not split_steps(t) for r in rows for t in r["responses"])  # no line: no step
     assert Path(prm["backbone"]) == tmp_path / "policy"  # the PRM starts from the policy's own weights
     for block in (bt, prm):
         assert block["held_out"]["pairs"] == int(sum(c.sum() * (~c).sum() for c in correct))
