@@ -41,11 +41,12 @@ def test_stage_cache_reruns_a_stage_and_everything_after_it(tmp_path):
 
     built: list[str] = []
 
-    def pipeline(fresh: bool = False) -> StageCache:
+    def pipeline(fresh: bool = False, b_setting: int = 1) -> StageCache:
         stages = StageCache(tmp_path, fresh, "k0", echo=lambda line: None)
         for name in ("a", "b", "c"):
             out = tmp_path / f"{name}.txt"
-            stages.run(name, (out,), lambda out=out, name=name: (built.append(name), out.write_text(name)))
+            stages.run(name, (out,), lambda out=out, name=name: (built.append(name), out.write_text(name)),
+                       {"setting": b_setting} if name == "b" else None)
         return stages
 
     assert pipeline().cached == [] and built == ["a", "b", "c"]
@@ -58,6 +59,8 @@ def test_stage_cache_reruns_a_stage_and_everything_after_it(tmp_path):
     (tmp_path / "demo_cache.json").write_text('{"keys": {"a": "stale", "b": "stale", "c": "stale"}}')
     built.clear()
     assert pipeline().cached == [] and built == ["a", "b", "c"]  # a changed input key reruns too
+    built.clear()
+    assert pipeline(b_setting=2).cached == ["a"] and built == ["b", "c"]  # b's own setting: a is kept
 
 
 def test_held_out_pairs_are_every_correct_wrong_combination():

@@ -29,7 +29,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +95,10 @@ class StageCache:
         self.timings: dict[str, float] = {}
         self.cached: list[str] = []
 
-    def run(self, name: str, outputs: tuple[Path, ...], build: Callable[[], Any]) -> None:
-        self.key = key_of(self.key, name)
+    def run(self, name: str, outputs: tuple[Path, ...], build: Callable[[], Any], inputs: Any = None) -> None:
+        """Build stage ``name`` unless cached. Its key chains the previous stage's key with ``inputs`` (the
+        settings this stage reads), so changing, say, the PRM's learning rate keeps the policy."""
+        self.key = key_of(self.key, name, inputs)
         start = time.perf_counter()
         if not self.dirty and self.keys.get(name) == self.key and all(p.exists() for p in outputs):
             self.cached.append(name)
@@ -129,7 +131,8 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
     cfg, out = (SIZES[size] if isinstance(size, str) else size), Path(out)
     progress = sys.stderr.isatty() if progress is None else progress
     out.mkdir(parents=True, exist_ok=True)
-    stages = StageCache(out, fresh, key_of(asdict(cfg), WORLD_VERSION), echo)
+    stages = StageCache(out, fresh, key_of(WORLD_VERSION, cfg.difficulty), echo)
+    used = lambda *names: {n: getattr(cfg, n) for n in names}  # noqa: E731  (a stage's settings, for its key)
     rm_problems = generate_problems(cfg.rm_problems, RM_SEED, cfg.difficulty)
     eval_problems = generate_problems(cfg.eval_problems, EVAL_SEED, cfg.difficulty)
     files = {name: out / f"{name}.jsonl" for name in ("candidates_rm", "candidates_eval", "pairs", "scores", "probe",
@@ -138,21 +141,25 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
     policy_dir, rm_dir, prm_dir = out / "policy", out / "rm", out / "prm"
 
     stages.run("policy", (policy_dir / "policy.json",), lambda: train_policy(
-        policy_dir, cfg.policy, eval_problems=cfg.policy_eval_problems, progress=progress))
+        policy_dir, cfg.policy, eval_problems=cfg.policy_eval_problems, progress=progress),
+        used("policy", "policy_eval_problems"))
     stages.run("candidates", (files["candidates_rm"], files["candidates_eval"], files["verifier"]),
-               lambda: sample_candidates(policy_dir, rm_problems, eval_problems, cfg, files))
+               lambda: sample_candidates(policy_dir, rm_problems, eval_problems, cfg, files),
+               used("rm_problems", "rm_samples", "eval_problems", "eval_samples", "temperature", "max_new_tokens"))
     stages.run("pairs", (files["pairs"],), lambda: write_jsonl(files["pairs"], build_pairs(
-        rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)))
+        rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)), used("pairs_per_problem"))
     stages.run("reward_model", (rm_dir / "rewardlab_train.json",),
-               lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress))
+               lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress),
+               used("rm_epochs", "rm_batch_size", "rm_learning_rate"))
     stages.run("steps", (files["steps"],), lambda: write_jsonl(files["steps"], training_step_rows(
         generate_problems(cfg.prm_world_problems, PRM_WORLD_SEED, cfg.difficulty), rm_problems,
-        read_jsonl(files["candidates_rm"]), seed=0)))
+        read_jsonl(files["candidates_rm"]), seed=0)), used("prm_world_problems"))
     stages.run("prm", (prm_dir / "rewardlab_train.json",),
-               lambda: train_prm(files["steps"], prm_dir, policy_dir, cfg, progress))
+               lambda: train_prm(files["steps"], prm_dir, policy_dir, cfg, progress),
+               used("prm_kind", "prm_epochs", "prm_batch_size", "prm_learning_rate"))
     stages.run("scores", (files["scores"], files["probe"], files["score_seconds"]), lambda: score_candidates(
         {REWARDS[0]: classifier_reward(rm_dir), REWARDS[1]: prm_reward(prm_dir)}, read_jsonl(files["candidates_eval"]),
-        pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files))
+        pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files), used("probe_problems"))
 
     start = time.perf_counter()
     results = build_results(out, cfg, eval_problems, files, policy_dir, {REWARDS[0]: rm_dir, REWARDS[1]: prm_dir})
