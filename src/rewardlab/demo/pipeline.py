@@ -72,10 +72,11 @@ class DemoSize:
 SIZES = {
     "full": DemoSize("full", "full", "easy", rm_problems=300, rm_samples=8, pairs_per_problem=3,
                      eval_problems=150, eval_samples=16, temperature=0.8, max_new_tokens=80, rm_epochs=1,
-                     rm_batch_size=16, rm_learning_rate=5e-5),
+                     rm_batch_size=16, rm_learning_rate=5e-5, prm_world_problems=200),
     "small": DemoSize("small", "small", "easy", rm_problems=40, rm_samples=4, pairs_per_problem=2,
                       eval_problems=24, eval_samples=8, temperature=1.0, max_new_tokens=80, rm_epochs=1,
-                      rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10),
+                      rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10,
+                      prm_world_problems=40),
 }
 """``full`` is the demo; ``small`` checks the pipeline in a couple of minutes (its policy rarely solves a
 problem, so most pairs use the gold solution as the chosen side)."""
