@@ -65,6 +65,7 @@ class DemoSize:
     prm_world_problems: int = 1000
     prm_kind: str = "plusminus"
     prm_epochs: int = 1
+    prm_max_steps: int | None = None
     prm_batch_size: int = 16
     prm_learning_rate: float = 1e-3
 
@@ -72,7 +73,8 @@ class DemoSize:
 SIZES = {
     "full": DemoSize("full", "full", "easy", rm_problems=300, rm_samples=8, pairs_per_problem=3,
                      eval_problems=150, eval_samples=16, temperature=0.8, max_new_tokens=80, rm_epochs=1,
-                     rm_batch_size=16, rm_learning_rate=5e-5, prm_world_problems=200),
+                     rm_batch_size=16, rm_learning_rate=5e-5, prm_world_problems=200,
+                     prm_max_steps=80),
     "small": DemoSize("small", "small", "easy", rm_problems=40, rm_samples=4, pairs_per_problem=2,
                       eval_problems=24, eval_samples=8, temperature=1.0, max_new_tokens=80, rm_epochs=1,
                       rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10,
@@ -157,7 +159,7 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
         read_jsonl(files["candidates_rm"]), seed=0)), used("prm_world_problems"))
     stages.run("prm", (prm_dir / "rewardlab_train.json",),
                lambda: train_prm(files["steps"], prm_dir, policy_dir, cfg, progress),
-               used("prm_kind", "prm_epochs", "prm_batch_size", "prm_learning_rate"))
+               used("prm_kind", "prm_epochs", "prm_max_steps", "prm_batch_size", "prm_learning_rate"))
     stages.run("scores", (files["scores"], files["probe"], files["score_seconds"]), lambda: score_candidates(
         {REWARDS[0]: classifier_reward(rm_dir), REWARDS[1]: prm_reward(prm_dir)}, read_jsonl(files["candidates_eval"]),
         pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files), used("probe_problems"))
@@ -268,7 +270,8 @@ def train_prm(steps: Path, prm_dir: Path, policy_dir: Path, cfg: DemoSize, progr
     from rewardlab.train.prm import PRMConfig, main
 
     config = PRMConfig(data=str(steps), out=str(prm_dir), model=str(policy_dir), kind=cfg.prm_kind,
-                       epochs=cfg.prm_epochs, batch_size=cfg.prm_batch_size, learning_rate=cfg.prm_learning_rate,
+                       epochs=cfg.prm_epochs, max_steps=cfg.prm_max_steps, batch_size=cfg.prm_batch_size,
+                       learning_rate=cfg.prm_learning_rate,
                        warmup_ratio=0.05, eval_fraction=0.05, step_tag="\n", prompt_sep="", overwrite=True,
                        seed=0, progress=progress)
     return main(config)
