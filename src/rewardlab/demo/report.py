@@ -261,6 +261,7 @@ def answer_table(results: dict[str, Any]) -> str:
             train = block["train"]
             data = (f"{train['pairs']} pairs" if "pairs" in train else
                     f"{train.get('step_rows')} step-labelled solutions")
+            data += f", {train.get('steps')} optimiser steps"
             cost = f"{_n(block['stage_seconds'], 0)} s train, {_n(block['score_seconds'], 1)} s score"
             what = f"{_e(block['recipe'])} on {_e(Path(str(block['backbone'])).name)}, {data}"
         else:
