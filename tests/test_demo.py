@@ -1,5 +1,6 @@
 """`rewardlab demo` end to end at a reduced size: every stage runs for real (policy SFT, sampling, rule
-verification, MiniLM BT training, scoring, curves, report), then a second run reuses the cache."""
+verification, MiniLM BT training, step labels, PRM training on the policy, scoring, comparison with CIs,
+report), then a second run reuses the cache. At this size nothing is asserted about which rule wins."""
 
 from __future__ import annotations
 
