@@ -7,9 +7,9 @@ Run it on an otherwise idle machine; other processes on the same cores inflate e
     python bench/demo_timing.py                   # the recorded run: the full size
     python bench/demo_timing.py --threads 2       # pin torch's intra-op threads
 
-Prints the stage timings and the headline numbers (policy accuracy, reward-model accuracy, best-of-N) and
-writes them to docs/benchmarks/demo_timing.json (bench/_record.py; not with --quick). Not a test: nothing
-is asserted.
+Prints the stage timings and the headline numbers (policy accuracy, each rule's best-of-M with its CI, each
+reward's pair accuracy) and writes them to docs/benchmarks/demo_timing.json (bench/_record.py; not with
+--quick). Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from rewardlab.synth.demo import run_demo
+    from rewardlab.demo.pipeline import run_demo
 
     size = "small" if args.quick else "full"
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rewardlab-demo-bench-"))
@@ -48,11 +48,14 @@ def main() -> None:
         results = json.loads((work / "results.json").read_text())
         record[label] = {"wall_s": round(time.perf_counter() - start, 1), "stages_s": results["timings_s"]}
         print(f"{label}: {record[label]['wall_s']} s  {results['timings_s']}")
-    curves = results["best_of_n"]
+    rules = results["comparison"]["rules"]
     record["headline"] = {
         "policy_accuracy": results["policy"].get("accuracy"), "sft_seconds": results["policy"]["training"],
-        "held_out_pair_accuracy": results["held_out"]["accuracy"]["strict"]["value"],
-        "best_of_n_at_max": {name: rows[-1]["gold"] for name, rows in curves.items()}, "note": results["note"],
+        "best_of_m": {name: {k: rule.get(k) for k in ("accuracy", "ci_low", "ci_high", "beats_baselines")}
+                      for name, rule in rules.items()},
+        "held_out_pair_accuracy": {name: block["held_out"]["accuracy"]["strict"]["value"]
+                                   for name, block in results["rewards"].items()},
+        "note": results["note"],
     }
     record["load_avg_after"] = os.getloadavg()
     print(json.dumps(record["headline"], indent=1))

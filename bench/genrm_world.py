@@ -6,7 +6,7 @@ P(Yes) (``judge:hf:OUT,protocol=genrm,mode=logprob``); the baseline is the demo'
 reward model. Both learn from the same problems and the same responses:
 
 1. candidates: the policy samples solutions to the training and evaluation problems; ``rule:math``
-   labels them (the demo's sampling and verifier, `rewardlab.synth.demo`);
+   labels them (the demo's sampling and verifier, `rewardlab.demo.pipeline`);
 2. BT pairs: (correct, wrong) candidates of a training problem, the gold solution or a world corruption
    standing in where a problem has no correct or no wrong sample (the demo's `build_pairs`);
 3. GenRM rows: every distinct response of those pairs, labelled correct (chosen) or incorrect (rejected):
@@ -39,7 +39,7 @@ TRAIN_SEED, EVAL_SEED = 41_001, 41_002
 
 
 def sizes(args: argparse.Namespace) -> Any:
-    from rewardlab.synth.demo import DemoSize
+    from rewardlab.demo.pipeline import DemoSize
 
     return DemoSize("genrm-world", args.policy_size, "easy", rm_problems=args.train_problems,
                     rm_samples=args.train_samples, pairs_per_problem=args.pairs_per_problem,
@@ -73,6 +73,7 @@ def score_pool(spec: str, rows: list[dict[str, Any]]) -> np.ndarray:
 
 def compare(scores: dict[str, np.ndarray], correct: np.ndarray) -> dict[str, Any]:
     """Pairwise accuracy and best-of-N for each reward; GenRM minus BT as paired bootstraps."""
+    from rewardlab.demo.report import held_out_pairs
     from rewardlab.evaluate.metrics import (
         best_of_n_curve,
         best_of_n_expectations,
@@ -81,7 +82,6 @@ def compare(scores: dict[str, np.ndarray], correct: np.ndarray) -> dict[str, Any
         pairwise_accuracy,
         pairwise_credit,
     )
-    from rewardlab.synth.report import held_out_pairs
 
     gold = correct.astype(np.float64)
     ns = default_best_of_n_sizes(correct.shape[1])
@@ -104,8 +104,8 @@ def compare(scores: dict[str, np.ndarray], correct: np.ndarray) -> dict[str, Any
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from rewardlab.demo.pipeline import build_pairs, read_jsonl, sample_candidates, train_reward_model
     from rewardlab.io import write_jsonl
-    from rewardlab.synth.demo import build_pairs, read_jsonl, sample_candidates, train_reward_model
     from rewardlab.synth.policy import default_policy, policy_card
     from rewardlab.synth.world import generate_problems
     from rewardlab.train.genrm import GenRMConfig

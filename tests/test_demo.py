@@ -1,21 +1,26 @@
 """`rewardlab demo` end to end at a reduced size: every stage runs for real (policy SFT, sampling, rule
-verification, MiniLM BT training, scoring, curves, report), then a second run reuses the cache."""
+verification, MiniLM BT training, step labels, PRM training on the policy, scoring, comparison with CIs,
+report), then a second run reuses the cache. At this size nothing is asserted about which rule wins."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rewardlab.synth.bon import answer_ids, majority_vote_curve
-from rewardlab.synth.demo import SIZES, build_pairs, run_demo
-from rewardlab.synth.report import held_out_pairs
-from rewardlab.synth.world import generate_problems, is_correct
+from rewardlab.demo.compare import comparison, majority_full_pool, per_problem
+from rewardlab.demo.pipeline import REWARDS, SIZES, build_pairs, run_demo
+from rewardlab.demo.report import held_out_pairs
+from rewardlab.demo.steps import policy_step_rows
+from rewardlab.search.answers import answer_ids
+from rewardlab.search.voting import majority_vote_curve
+from rewardlab.synth.world import generate_problems, is_correct, split_steps
 
 CI_SIZE = replace(SIZES["small"], name="ci", policy="tiny", rm_problems=12, rm_samples=2, eval_problems=8,
-                  eval_samples=4, max_new_tokens=40, policy_eval_problems=0, probe_problems=6)
+                  eval_samples=4, max_new_tokens=40, policy_eval_problems=0, probe_problems=6, prm_world_problems=6)
 
 
 def test_majority_vote_hand_computed():
@@ -34,15 +39,16 @@ def test_majority_vote_hand_computed():
 
 
 def test_stage_cache_reruns_a_stage_and_everything_after_it(tmp_path):
-    from rewardlab.synth.demo import StageCache
+    from rewardlab.demo.pipeline import StageCache
 
     built: list[str] = []
 
-    def pipeline(fresh: bool = False) -> StageCache:
+    def pipeline(fresh: bool = False, b_setting: int = 1) -> StageCache:
         stages = StageCache(tmp_path, fresh, "k0", echo=lambda line: None)
         for name in ("a", "b", "c"):
             out = tmp_path / f"{name}.txt"
-            stages.run(name, (out,), lambda out=out, name=name: (built.append(name), out.write_text(name)))
+            stages.run(name, (out,), lambda out=out, name=name: (built.append(name), out.write_text(name)),
+                       {"setting": b_setting} if name == "b" else None)
         return stages
 
     assert pipeline().cached == [] and built == ["a", "b", "c"]
@@ -55,6 +61,8 @@ def test_stage_cache_reruns_a_stage_and_everything_after_it(tmp_path):
     (tmp_path / "demo_cache.json").write_text('{"keys": {"a": "stale", "b": "stale", "c": "stale"}}')
     built.clear()
     assert pipeline().cached == [] and built == ["a", "b", "c"]  # a changed input key reruns too
+    built.clear()
+    assert pipeline(b_setting=2).cached == ["a"] and built == ["b", "c"]  # b's own setting: a is kept
 
 
 def test_held_out_pairs_are_every_correct_wrong_combination():
@@ -84,11 +92,9 @@ def test_demo_end_to_end_then_cached(tmp_path):
     assert report == tmp_path / "report.html" and f"report: {report.resolve()}" in lines
     page = report.read_text()
     results = json.loads((tmp_path / "results.json").read_text())
-    held_out = results["held_out"]["pairs"] > 0  # the tiny policy may solve nothing: no held-out pairs
-    assert page.count("data:image/png;base64,") == 2 + held_out and "Best-of-N" in page
-    probe = results["probe"]
-    assert set(probe["by_kind"]) == {"arithmetic", "operand", "skip", "final", "flawed"}
-    assert probe["all"]["pairs"] == sum(v["pairs"] for v in probe["by_kind"].values()) == 5 * 6
+    assert page.index("Which reward helps this policy") < page.index("data:image/png;base64,") < page.index(
+        "Best-of-N (accuracy")
+    assert all(name in page for name in (*REWARDS, "majority vote", "random", "oracle (verifier)"))
 
     rows = [json.loads(x) for x in (tmp_path / "candidates_eval.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and all(len(r["responses"]) == 4 for r in rows)
@@ -96,43 +102,105 @@ def test_demo_end_to_end_then_cached(tmp_path):
         assert r["correct"] == [is_correct(t, int(r["reference"])) for t in r["responses"]]
     correct = np.array([r["correct"] for r in rows])
 
+    rules = results["comparison"]["rules"]
+    assert set(rules) == {*REWARDS, "majority vote", "random", "oracle (verifier)"}
+    for name, rule in rules.items():
+        assert rule["problems"] == 8 and rule["ci_low"] <= rule["accuracy"] <= rule["ci_high"], name
+    assert rules["random"]["accuracy"] == pytest.approx(correct.mean())
+    assert rules["oracle (verifier)"]["accuracy"] == pytest.approx(correct.any(axis=1).mean())
+    for name in REWARDS:  # each learned reward against both baselines, paired over the same 8 problems
+        assert set(rules[name]["vs"]) == {"random", "majority vote"}
+        assert rules[name]["vs"]["random"]["n"] == 8 and isinstance(rules[name]["beats_baselines"], bool)
+        assert rules[name]["vs"]["random"]["diff"] == pytest.approx(rules[name]["accuracy"] - correct.mean())
+    assert results["note"].startswith(("No learned reward", *(f"{n} helps" for n in REWARDS)))
+
     curves = results["best_of_n"]
+    assert set(curves) == {*REWARDS, "majority vote", "random", "oracle (verifier)"}
     assert [c["n"] for c in curves["random"]] == [1, 2, 4]
-    for name in ("reward model", "oracle (verifier)", "majority vote", "random"):
-        assert all(0.0 <= c["gold"] <= 1.0 for c in curves[name])
-    # N=1 is one random candidate whatever the rule; the oracle is pass@N
-    assert curves["reward model"][0]["gold"] == pytest.approx(correct.mean())
-    assert curves["random"][0]["gold"] == pytest.approx(correct.mean())
+    for name in REWARDS:  # N=1 is one random candidate whatever the reward; N=M is the comparison's value
+        assert curves[name][0]["gold"] == pytest.approx(correct.mean())
+        assert curves[name][-1]["gold"] == pytest.approx(rules[name]["accuracy"])
     assert curves["oracle (verifier)"][-1]["gold"] == pytest.approx(correct.any(axis=1).mean())
-    assert results["reward_model"]["train_pairs"] == len((tmp_path / "pairs.jsonl").read_text().splitlines()) > 0
-    assert results["held_out"]["pairs"] == int(sum(c.sum() * (~c).sum() for c in correct))
+
+    bt, prm = (results["rewards"][name] for name in REWARDS)
+    assert bt["recipe"] == "bt" and bt["train"]["pairs"] == len((tmp_path / "pairs.jsonl").read_text().splitlines())
+    steps = [json.loads(x) for x in (tmp_path / "steps.jsonl").read_text().splitlines()]
+    assert prm["recipe"] == "prm" and prm["train"]["step_rows"] == len(steps)
+    assert prm["train"]["step_rows_by_source"]["world/correct"] == 6
+    assert prm["failed_scores"] == sum(not split_steps(t) for r in rows for t in r["responses"])  # no line: no step
+    assert Path(prm["backbone"]) == tmp_path / "policy"  # the PRM starts from the policy's own weights
+    for block in (bt, prm):
+        assert block["held_out"]["pairs"] == int(sum(c.sum() * (~c).sum() for c in correct))
+        assert set(block["probe"]["by_kind"]) == {"arithmetic", "operand", "skip", "final", "flawed"}
+        assert block["probe"]["all"]["pairs"] == 5 * 6
     assert results["cached_stages"] == []
 
     lines.clear()
     run_demo(tmp_path, size=CI_SIZE, progress=False, echo=lines.append)
     again = json.loads((tmp_path / "results.json").read_text())
-    assert again["cached_stages"] == ["policy", "candidates", "pairs", "reward_model", "scores"]
+    assert again["cached_stages"] == ["policy", "candidates", "pairs", "reward_model", "steps", "prm", "scores"]
     assert again["build_seconds"] == results["build_seconds"] and set(again["build_seconds"]) == set(
         again["cached_stages"])
-    assert again["best_of_n"] == results["best_of_n"]
+    assert again["best_of_n"] == results["best_of_n"] and again["comparison"] == results["comparison"]
     assert "[policy] cached" in lines
 
 
-def test_verdict_names_where_the_reward_model_sits():
-    from rewardlab.synth.report import verdict
+def test_majority_full_pool_is_the_curve_at_n_equals_m():
+    answers = [[7, 7, 3, None], [None] * 4, [1, 2, 2, 1], [5, 6, 8, 9]]
+    correct = np.array([[1, 1, 0, 0], [0] * 4, [1, 0, 0, 1], [0, 0, 1, 0]], dtype=bool)
+    exact = majority_full_pool(answers, correct)
+    assert exact.tolist() == [1.0, 0.0, 0.5, 0.25]  # a 2-2 tie splits evenly; four singletons: 1 in 4
+    noisy = majority_vote_curve(answer_ids(answers), correct, [4], seed=0)[0]["gold"]
+    assert noisy in {0.25 * (1 + 0 + a + b) for a in (0, 1) for b in (0, 1)}  # one random tie-break each
 
-    def curve(rm: float, rand: float, oracle: float) -> dict:
-        return {"reward model": [{"n": 16, "gold": rm}], "random": [{"n": 16, "gold": rand}],
-                "oracle (verifier)": [{"n": 16, "gold": oracle}], "majority vote": [{"n": 16, "gold": 0.2}]}
 
-    assert "above random and below the oracle" in verdict(curve(0.3, 0.2, 0.6), 10, 0.7)
+def test_comparison_marks_a_reward_that_beats_both_baselines():
+    rng = np.random.default_rng(0)
+    correct = rng.random((60, 8)) < 0.3
+    answers = [[int(k) if c else int(10 + rng.integers(5)) for k, c in zip(range(8), row)] for row in correct]
+    perfect, noise = correct.astype(float), rng.random(correct.shape)
+    values = per_problem({"perfect": perfect, "noise": noise}, correct, answers)
+    comp = comparison(values, ["perfect", "noise"])
+    assert comp["rules"]["perfect"]["accuracy"] == comp["rules"]["oracle (verifier)"]["accuracy"]
+    assert comp["rules"]["perfect"]["beats_baselines"] and not comp["rules"]["noise"]["beats_baselines"]
+    low, high = comp["rules"]["noise"]["vs"]["random"]["ci_low"], comp["rules"]["noise"]["vs"]["random"]["ci_high"]
+    assert low < 0 < high
+
+
+def test_policy_step_rows_label_the_first_wrong_step():
+    problem = generate_problems(1, seed=0, difficulty="easy")[0]
+    gold = list(problem.steps)
+    bad_first = gold[0].replace("=", "= 1")  # "a op b = 1c.": a false equation
+    rows = policy_step_rows([problem], [{"id": problem.id, "responses": [problem.solution, "\n".join(
+        [bad_first, *gold[1:]]), problem.solution, ""]}])
+    assert len(rows) == 2  # duplicates once, the empty sample has no step
+    by_kind = {r["kind"]: r for r in rows}
+    assert by_kind["correct"]["labels"] == [1] * len(gold) and by_kind["correct"]["first_error"] == -1
+    assert by_kind["arithmetic"]["labels"] == [0] * len(gold) and by_kind["arithmetic"]["first_error"] == 0
+
+
+def test_verdict_leads_with_the_answer():
+    from rewardlab.demo.report import verdict
+
+    def rule(acc: float, beats: bool | None = None, diff: float = 0.0) -> dict:
+        out = {"accuracy": acc, "ci_low": acc - 0.05, "ci_high": acc + 0.05, "problems": 150}
+        if beats is not None:
+            d = {"diff": diff, "ci_low": diff - 0.04, "ci_high": diff + 0.04}
+            out.update(vs={"random": d, "majority vote": d}, beats_baselines=beats)
+        return out
+
+    comp = {"learned": ["A", "B"], "rules": {"A": rule(0.3, True, 0.15), "B": rule(0.14, False, 0.0),
+                                            "random": rule(0.14), "majority vote": rule(0.13),
+                                            "oracle (verifier)": rule(0.6)}}
     probe = {"by_kind": {"arithmetic": {"accuracy": 0.52}, "skip": {"accuracy": 0.8}}}
-    low = verdict(curve(0.1, 0.2, 0.6), 10, 0.4, probe)
-    assert "not above random" in low and "has not learned" in low and "'arithmetic' mistakes (52%)" in low
-    mistakes = {"wrong_answer": {"arithmetic": 3, "phrase": 1, "operand": 0}}
-    assert "the first mistake of 75% of the policy's wrong answers is 'arithmetic'" in verdict(
-        curve(0.1, 0.2, 0.6), 10, 0.4, probe, mistakes)
-    assert "Best-of-16" in low and "40.0%" in low
+    rewards = {n: {"stage_seconds": 40.0, "score_seconds": 2.5, "probe": probe} for n in "AB"}
+    text = verdict(comp, rewards, {"per_problem": 16}, {"wrong_answer": {"arithmetic": 3, "phrase": 1}})
+    assert text.startswith("A helps this policy: Best-of-16 on 150 held-out problems")
+    assert "A picks a correct solution 30.0% [25.0%, 35.0%]" in text and "+15.0 points [+11.0, +19.0]" in text
+    assert "40 s to train, 2.5 s to score" in text
+    assert "B does not separate" in text and "'arithmetic' mistakes (52%)" in text and "75%" in text
+    comp["rules"]["A"]["beats_baselines"] = False
+    assert verdict(comp, rewards, {"per_problem": 16}).startswith("No learned reward beats both")
 
 
 def test_cli_rejects_an_unknown_size(tmp_path):

@@ -16,16 +16,18 @@ def demo(
     size: str = typer.Option("full", help="full (the real run, minutes) or small (a quick check)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
-    """Train and evaluate a reward model end to end with no download.
+    """Train and compare reward models end to end with no download.
 
     Generates arithmetic word problems and trains a tiny policy on them,
     samples best-of-N candidates and labels them with the rule verifier,
-    trains a MiniLM Bradley-Terry reward model on (correct, wrong) pairs,
-    evaluates it (pairwise accuracy, calibration, what mistakes it sees)
-    and draws best-of-N curves (reward model, verifier, majority, random)
-    into OUT/report.html. A second run reuses cached stages.
+    trains a MiniLM Bradley-Terry reward model on (correct, wrong) pairs
+    and a process reward model on the policy's own backbone from exact
+    step labels, then reports which reward helps the policy at best-of-N
+    (CIs against random and majority vote), with pairwise accuracy,
+    calibration and what mistakes each sees, in OUT/report.html.
+    A second run reuses cached stages.
     """
-    from rewardlab.synth.demo import SIZES, run_demo
+    from rewardlab.demo.pipeline import SIZES, run_demo
 
     if size not in SIZES:
         raise typer.BadParameter(f"unknown size {size!r}; expected one of {', '.join(SIZES)}", param_hint="--size")

@@ -8,5 +8,7 @@ real data with exact labels and a real generating policy without any download. M
 - `corrupt`: wrong solutions with a known first wrong step.
 - `export`: pairwise, best-of-N and step-labelled rows in rewardlab's standard formats.
 - `tokenizer`, `policy`: the tiny policy (train, load, generate).
-- `demo`: the ``rewardlab demo`` pipeline.
+
+The ``rewardlab demo`` pipeline that drives them lives above, in `rewardlab.demo`; nothing here imports
+`rewardlab.train` or `rewardlab.evaluate`.
 """

@@ -3,16 +3,22 @@
 Stages, in order (each writes its output under OUT and is skipped on the next run when its inputs are
 unchanged; ``fresh`` rebuilds all):
 
-1. world: problems for reward-model training and for evaluation (different seeds);
-2. policy: the tiny causal LM, SFT on gold solutions (`rewardlab.synth.policy`);
-3. candidates: N sampled solutions per problem, labelled by the rule verifier (``rule:math``, checked
-   against the world's exact `is_correct`);
-4. pairs: (correct, wrong) candidates of the same problem; where a problem has no correct (or no wrong)
+1. policy: the tiny causal LM, SFT on gold solutions (`rewardlab.synth.policy`);
+2. candidates: N sampled solutions per problem (reward-model problems and evaluation problems, different
+   seeds), labelled by the rule verifier (``rule:math``, checked against the world's exact `is_correct`);
+3. pairs: (correct, wrong) candidates of the same problem; where a problem has no correct (or no wrong)
    sample, the gold solution (or a world corruption) stands in, and the pair's subset says so;
-5. reward model: MiniLM trained with the Bradley-Terry recipe (`rewardlab.train.bt`);
-6. scores: the reward model scores every evaluation candidate;
-7. report: pairwise accuracy and calibration on held-out pairs, best-of-N curves for the reward model,
-   the verifier (oracle), majority vote and random choice; ``results.json`` and ``report.html``.
+4. reward_model: the outcome reward model, MiniLM trained with the Bradley-Terry recipe
+   (`rewardlab.train.bt`) on those pairs;
+5. steps: step-labelled solutions from the world (gold and every corruption kind of extra problems) and
+   the policy's samples, each labelled exactly by the world (`rewardlab.demo.steps`);
+6. prm: a process reward model on the policy's own backbone (`rewardlab.train.prm`, kind ``plusminus``:
+   the next-token choice between ``+`` and ``-`` after each step), scored by ``process:`` with ``min``
+   over steps;
+7. scores: both rewards score every evaluation candidate (and the probe pairs);
+8. report: which reward helps (best-of-M with CIs against random and majority vote,
+   `rewardlab.demo.compare`), best-of-N curves, pairwise accuracy and calibration; ``results.json`` and
+   ``report.html``.
 """
 
 from __future__ import annotations
@@ -23,15 +29,18 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rewardlab.demo.steps import training_step_rows
 from rewardlab.io import write_json, write_jsonl
 from rewardlab.synth.export import WRONG_ANSWER_KINDS, pair_rows
 from rewardlab.synth.world import WORLD_VERSION, Problem, extract_answer, generate_problems, is_correct
 
-RM_SEED, EVAL_SEED, PROBE_SEED = 3_000_003, 4_000_003, 5_000_003
+RM_SEED, EVAL_SEED, PROBE_SEED, PRM_WORLD_SEED = 3_000_003, 4_000_003, 5_000_003, 6_000_003
+REWARDS = ("MiniLM BT (outcome)", "policy PRM (min)")
+"""The learned rewards the demo trains and compares, in report order."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +62,23 @@ class DemoSize:
     rm_learning_rate: float
     policy_eval_problems: int = 100
     probe_problems: int = 40
+    prm_world_problems: int = 1000
+    prm_kind: str = "plusminus"
+    prm_epochs: int = 1
+    prm_max_steps: int | None = None
+    prm_batch_size: int = 16
+    prm_learning_rate: float = 1e-3
 
 
 SIZES = {
     "full": DemoSize("full", "full", "easy", rm_problems=300, rm_samples=8, pairs_per_problem=3,
                      eval_problems=150, eval_samples=16, temperature=0.8, max_new_tokens=80, rm_epochs=1,
-                     rm_batch_size=16, rm_learning_rate=5e-5),
+                     rm_batch_size=16, rm_learning_rate=5e-5, prm_world_problems=200,
+                     prm_max_steps=80),
     "small": DemoSize("small", "small", "easy", rm_problems=40, rm_samples=4, pairs_per_problem=2,
                       eval_problems=24, eval_samples=8, temperature=1.0, max_new_tokens=80, rm_epochs=1,
-                      rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10),
+                      rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10,
+                      prm_world_problems=40),
 }
 """``full`` is the demo; ``small`` checks the pipeline in a couple of minutes (its policy rarely solves a
 problem, so most pairs use the gold solution as the chosen side)."""
@@ -81,8 +98,10 @@ class StageCache:
         self.timings: dict[str, float] = {}
         self.cached: list[str] = []
 
-    def run(self, name: str, outputs: tuple[Path, ...], build: Callable[[], Any]) -> None:
-        self.key = key_of(self.key, name)
+    def run(self, name: str, outputs: tuple[Path, ...], build: Callable[[], Any], inputs: Any = None) -> None:
+        """Build stage ``name`` unless cached. Its key chains the previous stage's key with ``inputs`` (the
+        settings this stage reads), so changing, say, the PRM's learning rate keeps the policy."""
+        self.key = key_of(self.key, name, inputs)
         start = time.perf_counter()
         if not self.dirty and self.keys.get(name) == self.key and all(p.exists() for p in outputs):
             self.cached.append(name)
@@ -107,35 +126,46 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
 
     ``size`` is a name in `SIZES` or a `DemoSize` (tests use a smaller one).
     """
+    from rewardlab.demo.report import build_results, write_report
     from rewardlab.synth.policy import train_policy
-    from rewardlab.synth.report import build_results, write_report
 
     if isinstance(size, str) and size not in SIZES:
         raise ValueError(f"unknown demo size {size!r}; expected one of {', '.join(SIZES)}")
     cfg, out = (SIZES[size] if isinstance(size, str) else size), Path(out)
     progress = sys.stderr.isatty() if progress is None else progress
     out.mkdir(parents=True, exist_ok=True)
-    stages = StageCache(out, fresh, key_of(asdict(cfg), WORLD_VERSION), echo)
+    stages = StageCache(out, fresh, key_of(WORLD_VERSION, cfg.difficulty), echo)
+    used = lambda *names: {n: getattr(cfg, n) for n in names}  # noqa: E731  (a stage's settings, for its key)
     rm_problems = generate_problems(cfg.rm_problems, RM_SEED, cfg.difficulty)
     eval_problems = generate_problems(cfg.eval_problems, EVAL_SEED, cfg.difficulty)
-    files = {name: out / f"{name}.jsonl" for name in ("candidates_rm", "candidates_eval", "pairs", "scores", "probe")}
-    files["verifier"] = out / "verifier.json"
-    policy_dir, rm_dir = out / "policy", out / "rm"
+    files = {name: out / f"{name}.jsonl" for name in ("candidates_rm", "candidates_eval", "pairs", "scores", "probe",
+                                                       "steps")}
+    files["verifier"], files["score_seconds"] = out / "verifier.json", out / "scores_seconds.json"
+    policy_dir, rm_dir, prm_dir = out / "policy", out / "rm", out / "prm"
 
     stages.run("policy", (policy_dir / "policy.json",), lambda: train_policy(
-        policy_dir, cfg.policy, eval_problems=cfg.policy_eval_problems, progress=progress))
+        policy_dir, cfg.policy, eval_problems=cfg.policy_eval_problems, progress=progress),
+        used("policy", "policy_eval_problems"))
     stages.run("candidates", (files["candidates_rm"], files["candidates_eval"], files["verifier"]),
-               lambda: sample_candidates(policy_dir, rm_problems, eval_problems, cfg, files))
+               lambda: sample_candidates(policy_dir, rm_problems, eval_problems, cfg, files),
+               used("rm_problems", "rm_samples", "eval_problems", "eval_samples", "temperature", "max_new_tokens"))
     stages.run("pairs", (files["pairs"],), lambda: write_jsonl(files["pairs"], build_pairs(
-        rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)))
+        rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)), used("pairs_per_problem"))
     stages.run("reward_model", (rm_dir / "rewardlab_train.json",),
-               lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress))
-    stages.run("scores", (files["scores"], files["probe"]), lambda: score_candidates(
-        rm_dir, read_jsonl(files["candidates_eval"]),
-        pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files))
+               lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress),
+               used("rm_epochs", "rm_batch_size", "rm_learning_rate"))
+    stages.run("steps", (files["steps"],), lambda: write_jsonl(files["steps"], training_step_rows(
+        generate_problems(cfg.prm_world_problems, PRM_WORLD_SEED, cfg.difficulty), rm_problems,
+        read_jsonl(files["candidates_rm"]), seed=0)), used("prm_world_problems"))
+    stages.run("prm", (prm_dir / "rewardlab_train.json",),
+               lambda: train_prm(files["steps"], prm_dir, policy_dir, cfg, progress),
+               used("prm_kind", "prm_epochs", "prm_max_steps", "prm_batch_size", "prm_learning_rate"))
+    stages.run("scores", (files["scores"], files["probe"], files["score_seconds"]), lambda: score_candidates(
+        {REWARDS[0]: classifier_reward(rm_dir), REWARDS[1]: prm_reward(prm_dir)}, read_jsonl(files["candidates_eval"]),
+        pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files), used("probe_problems"))
 
     start = time.perf_counter()
-    results = build_results(out, cfg, eval_problems, files, policy_dir, rm_dir)
+    results = build_results(out, cfg, eval_problems, files, policy_dir, {REWARDS[0]: rm_dir, REWARDS[1]: prm_dir})
     results.update({"timings_s": {**stages.timings, "results": round(time.perf_counter() - start, 1)},
                     "build_seconds": stages.build_seconds, "cached_stages": stages.cached})
     report = write_report(out, results)
@@ -232,18 +262,70 @@ def train_reward_model(pairs: Path, rm_dir: Path, cfg: DemoSize, progress: bool)
     return main(config)
 
 
-def score_candidates(rm_dir: Path, rows: list[dict[str, Any]], probe: list[dict[str, Any]],
-                     files: dict[str, Path]) -> None:
-    """Reward of every evaluation candidate (``{"id", "scores": [...]}`` per problem) and of both sides of
-    the probe pairs (gold vs one world corruption per kind: what the reward model can tell apart)."""
+def train_prm(steps: Path, prm_dir: Path, policy_dir: Path, cfg: DemoSize, progress: bool) -> dict[str, Any]:
+    """The PRM recipe on the policy's own backbone: it already reads the world's text and knows some of its
+    arithmetic, so exact step labels teach it to check each step. The layout is the policy's own text
+    (prompt, then the steps each ending in a newline), so the prompt separator is empty; 5% of prompts are
+    held out for the recipe's step metrics."""
+    from rewardlab.train.prm import PRMConfig, main
+
+    config = PRMConfig(data=str(steps), out=str(prm_dir), model=str(policy_dir), kind=cfg.prm_kind,
+                       epochs=cfg.prm_epochs, max_steps=cfg.prm_max_steps, batch_size=cfg.prm_batch_size,
+                       learning_rate=cfg.prm_learning_rate,
+                       warmup_ratio=0.05, eval_fraction=0.05, step_tag="\n", prompt_sep="", overwrite=True,
+                       seed=0, progress=progress)
+    return main(config)
+
+
+def classifier_reward(rm_dir: Path) -> Callable[[list[Any]], list[float]]:
     from rewardlab.rewards.base import load_reward
-    from rewardlab.types import Sample
 
     reward = load_reward(f"classifier:{rm_dir}")
+    return lambda samples: [s.value for s in reward.score(samples)]
+
+
+def prm_reward(prm_dir: Path) -> Callable[[list[Any]], list[float]]:
+    """``process:`` with ``min`` over steps, the steps being the solution's lines. A sample with no line
+    cannot be scored (NaN) and is counted as a failure by the report."""
+    from dataclasses import replace
+
+    from rewardlab.rewards.process import ProcessOptions, ProcessReward
+    from rewardlab.synth.world import split_steps
+
+    reward = ProcessReward(str(prm_dir), ProcessOptions(agg="min"))
+
+    def score(samples: list[Any]) -> list[float]:
+        ready = [replace(s, steps=tuple(split_steps(s.response))) for s in samples]
+        return [s.value if s.ok else float("nan") for s in reward.score(ready)]
+
+    return score
+
+
+def score_candidates(rewards: dict[str, Callable[[list[Any]], list[float]]], rows: list[dict[str, Any]],
+                     probe: list[dict[str, Any]], files: dict[str, Path]) -> None:
+    """Each reward's value of every evaluation candidate (``{"id", "scores": {reward: [...]}}`` per problem)
+    and of both sides of the probe pairs (gold vs one world corruption per kind: what each reward can
+    tell apart; ``{"id", "subset", "chosen": {reward: x}, "rejected": {reward: x}}``) and the seconds each
+    reward took (``scores_seconds.json``)."""
+    from rewardlab.types import Sample
+
     samples = [Sample(row["prompt"], r) for row in rows for r in row["responses"]]
     samples += [Sample(p["prompt"], side) for p in probe for side in (p["chosen"], p["rejected"])]
-    scores = iter(s.value for s in reward.score(samples))
-    write_jsonl(files["scores"], [{"id": row["id"], "scores": [next(scores) for _ in row["responses"]]}
-                                  for row in rows])
-    write_jsonl(files["probe"], [{"id": p["id"], "subset": p["subset"], "chosen": next(scores),
-                                  "rejected": next(scores)} for p in probe])
+    values, seconds = {}, {}
+    for name, score in rewards.items():
+        start = time.perf_counter()
+        values[name] = score(samples)
+        seconds[name] = round(time.perf_counter() - start, 2)
+    its = {name: iter(v) for name, v in values.items()}
+
+    def take(k: int) -> dict[str, list[float]]:
+        return {name: [next(it) for _ in range(k)] for name, it in its.items()}
+
+    write_jsonl(files["scores"], [{"id": row["id"], "scores": take(len(row["responses"]))} for row in rows])
+    probe_rows = []
+    for p in probe:
+        sides = take(2)
+        probe_rows.append({"id": p["id"], "subset": p["subset"], "chosen": {k: v[0] for k, v in sides.items()},
+                           "rejected": {k: v[1] for k, v in sides.items()}})
+    write_jsonl(files["probe"], probe_rows)
+    write_json(files["score_seconds"], {"seconds": seconds, "samples": len(samples)})
