@@ -8,11 +8,12 @@ seeded random order per pair, three ways:
 - **reward-bench, 10 threads**: its API path's default (``--num_threads 10``, a ThreadPoolExecutor);
 - **rewardlab**: ``judge:openai`` with ``concurrency`` requests in flight and the completion cache, then the
   same run again (served from the cache).
-Prints seconds, pairs/s, the ratios, verdict agreement between the peers' path and ours, and an
+Writes docs/benchmarks/judge_throughput.json (judge_throughput_cpp.json with ``--llama-server-bin``; ``--out``
+elsewhere). Prints seconds, pairs/s, the ratios, verdict agreement between the peers' path and ours, and an
 approximate share of the machine's fp32 matmul ceiling (2 x non-embedding parameters per token plus the
 output layer per generated token; the server's matmuls are int4, so this is a reference, not a bound).
 
-    python bench/judge_throughput.py --items 64 --max-tokens 128 --out bench/results/judge_throughput.json
+    python bench/judge_throughput.py --items 64 --max-tokens 128
 
 Note: llama-cpp-python serves one request at a time, so on it concurrency mostly hides HTTP and parsing
 latency; servers that batch concurrent requests (vLLM, SGLang, llama.cpp's C++ ``llama-server
@@ -21,7 +22,7 @@ server instead (``bash bench/setup_llama_server.sh`` builds it from the llama-cp
 ``--parallel`` slots decoded in one continuous batch and rewardlab's concurrency set to the slot count:
 
     python bench/judge_throughput.py --llama-server-bin ~/.cache/rewardlab/llama-server/bin/llama-server \
-        --parallel 8 --out bench/results/judge_throughput_cpp.json
+        --parallel 8
 
 The cached re-run is the same on any server.
 """
@@ -36,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _record import RECORDS, write_record  # on import it notes the load average before the run
 
 GEMMA_NON_EMBEDDING = 100e6  # Gemma 3 270M: ~268M parameters, ~168M of them the 262k x 640 embedding
 GEMMA_OUTPUT_LAYER = 262_144 * 640
@@ -156,10 +159,8 @@ def main() -> None:
           f"{100 * result['cached_rerun_share']:.1f}% of a cold run")
     print(f"verdicts equal to the sequential path on {100 * agree:.0f}% of pairs; approx. "
           f"{100 * result['approx_ceiling_share']:.2f}% of the {ceiling:.0f} GFLOP/s fp32 ceiling")
-    if args.out:
-        from rewardlab.io import write_json
-
-        write_json(args.out, result)
+    name = "judge_throughput_cpp" if args.llama_server_bin is not None else "judge_throughput"
+    write_record(args.out or RECORDS / f"{name}.json", "judge_throughput", result)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def majority_full_pool(answers: Sequence[Sequence[object | None]], correct: np.n
 
     Candidates without an answer abstain; among the answers with the most votes one is drawn uniformly, so
     the value is the share of those tied answers that are right; a pool where nobody answers scores 0.
-    Equals `rewardlab.search.voting.majority_vote_curve` at N = M, without its tie-breaking noise.
+    Equals `rewardlab.search.voting.majority_vote_curve` at N = M (both credit a tie its expected value).
     """
     ids, ok = answer_ids(answers), np.asarray(correct, dtype=bool)
     out = np.zeros(len(ids))
