@@ -10,12 +10,17 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from rewardlab.train import dpo
 from rewardlab.train.config import build_config
 from rewardlab.train.dpo import DPOConfig
-from train_data import accelerate_command, cli_flags, kill_after_checkpoint, write_jsonl
+from train_data import (
+    accelerate_command,
+    assert_resumed_equals_reference,
+    cli_flags,
+    kill_after_checkpoint,
+    write_jsonl,
+)
 
 
 def _pairs(n: int, seed: int) -> list[dict]:
@@ -45,8 +50,6 @@ def _settings(data, model, out, **extra):
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, policy):
-    from safetensors.torch import load_file
-
     data = write_jsonl(tmp_path / "pairs.jsonl", _pairs(48, seed=1))
     reference = dpo.main(build_config(DPOConfig, None, _settings(data, policy, tmp_path / "ref")))
 
@@ -56,13 +59,7 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, policy):
     assert 10 <= step < 40
 
     resumed = dpo.main(build_config(DPOConfig, None, _settings(data, policy, killed, resume=True)))
-    assert resumed["steps"] == 40 and resumed["steps_this_run"] == 40 - step
-    ref_w, res_w = load_file(tmp_path / "ref" / "model.safetensors"), load_file(killed / "model.safetensors")
-    assert ref_w.keys() == res_w.keys()
-    for name, tensor in ref_w.items():
-        assert torch.allclose(res_w[name], tensor, atol=1e-6), name
-    assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in reference["history"]],
-                                                                    abs=1e-6)
+    assert_resumed_equals_reference(reference, resumed, tmp_path / "ref", killed, 40, step)
     assert reference["history"][-1]["loss"] < reference["history"][0]["loss"]
     assert json.loads((killed / "rewardlab_dpo.json").read_text())["reference"] == str(policy.resolve())
     with pytest.raises(ValueError, match=r"beta: 0.1 -> 0.5"):  # a checkpoint is only valid for its settings

@@ -21,7 +21,13 @@ from rewardlab.train import genrm
 from rewardlab.train.config import build_config
 from rewardlab.train.genrm import GenRMConfig
 from rewardlab.types import Sample
-from train_data import accelerate_command, cli_flags, kill_after_checkpoint, write_jsonl
+from train_data import (
+    accelerate_command,
+    assert_resumed_equals_reference,
+    cli_flags,
+    kill_after_checkpoint,
+    write_jsonl,
+)
 
 
 def verdict_rows(n: int, seed: int = 0, critique: bool = False) -> list[dict]:
@@ -149,8 +155,6 @@ def _kill_settings(data, model, out, **extra):
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path):
-    from safetensors.torch import load_file
-
     start = tiny_llama(tmp_path / "start")
     data = write_jsonl(tmp_path / "train.jsonl", verdict_rows(48, seed=4))
     reference = genrm.main(build_config(GenRMConfig, None, _kill_settings(data, start, tmp_path / "ref")))
@@ -159,15 +163,7 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path):
     step = kill_after_checkpoint(command, killed, 10)
     assert 10 <= step < 40
     resumed = genrm.main(build_config(GenRMConfig, None, _kill_settings(data, start, killed, resume=True)))
-    assert resumed["steps"] == 40 and resumed["steps_this_run"] == 40 - step
-    ref_w, res_w = load_file(tmp_path / "ref" / "model.safetensors"), load_file(killed / "model.safetensors")
-    assert ref_w.keys() == res_w.keys()
-    for name, tensor in ref_w.items():
-        assert torch.allclose(res_w[name], tensor, atol=1e-6), name
-    assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in reference["history"]],
-                                                                    abs=1e-6)
-    log = [json.loads(line) for line in (killed / "train_log.jsonl").read_text().splitlines()]
-    assert [line["step"] for line in log] == list(range(1, 41))
+    assert_resumed_equals_reference(reference, resumed, tmp_path / "ref", killed, 40, step)
 
 
 def _free_port() -> int:

@@ -3,7 +3,6 @@ run ends; checkpoints are written atomically."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pytest
@@ -12,7 +11,7 @@ import torch
 from rewardlab.train import bt
 from rewardlab.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from rewardlab.train.config import BTConfig, build_config
-from train_data import arithmetic_pairs, cli_flags, kill_after_checkpoint, write_jsonl
+from train_data import arithmetic_pairs, assert_resumed_equals_reference, cli_flags, kill_after_checkpoint, write_jsonl
 
 
 def _settings(data, model, out, **extra):
@@ -22,8 +21,6 @@ def _settings(data, model, out, **extra):
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, tiny_bert_dir):
-    from safetensors.torch import load_file
-
     data = write_jsonl(tmp_path / "pairs.jsonl", arithmetic_pairs(96, seed=3))
     reference = bt.main(build_config(BTConfig, None, _settings(data, tiny_bert_dir, tmp_path / "ref")))
 
@@ -33,14 +30,7 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, tiny_bert_d
     assert 10 <= step < 60
 
     resumed = bt.main(build_config(BTConfig, None, _settings(data, tiny_bert_dir, killed, resume=True)))
-    assert resumed["steps"] == 60 and resumed["steps_this_run"] == 60 - step
-    ref_w, res_w = load_file(tmp_path / "ref" / "model.safetensors"), load_file(killed / "model.safetensors")
-    for name, tensor in ref_w.items():
-        assert torch.allclose(res_w[name], tensor, atol=1e-6), name
-    assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in reference["history"]],
-                                                                    abs=1e-6)
-    log = [json.loads(line) for line in (killed / "train_log.jsonl").read_text().splitlines()]
-    assert [line["step"] for line in log] == list(range(1, 61))  # lines written after the checkpoint replaced
+    assert_resumed_equals_reference(reference, resumed, tmp_path / "ref", killed, 60, step)
 
 
 def test_checkpoint_round_trip_and_pruning(tmp_path):

@@ -70,3 +70,23 @@ def accelerate_command(port: int, *cli: str) -> list[str]:
     return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
             "--main_process_port", str(port), "-m", "rewardlab.cli", *cli]
+
+
+def assert_resumed_equals_reference(reference: dict[str, Any], resumed: dict[str, Any], ref_dir: Path,
+                                    resumed_dir: Path, steps: int, killed_at: int) -> None:
+    """A run killed at ``killed_at`` and resumed ends where the uninterrupted one did: same step count,
+    same weights and loss curve within 1e-6, and a log with every step once (lines written after the
+    checkpoint were replaced, not duplicated)."""
+    import pytest
+    import torch
+    from safetensors.torch import load_file
+
+    assert resumed["steps"] == steps and resumed["steps_this_run"] == steps - killed_at
+    ref_w, res_w = load_file(ref_dir / "model.safetensors"), load_file(resumed_dir / "model.safetensors")
+    assert ref_w.keys() == res_w.keys()
+    for name, tensor in ref_w.items():
+        assert torch.allclose(res_w[name], tensor, atol=1e-6), name
+    assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in reference["history"]],
+                                                                    abs=1e-6)
+    log = [json.loads(line) for line in (resumed_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in log] == list(range(1, steps + 1))
