@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.search.answers import answer_ids
+from rewardlab.search.voting import vote_expectations
 
 
 def majority_full_pool(answers: Sequence[Sequence[object | None]], correct: np.ndarray) -> np.ndarray:
@@ -24,20 +25,10 @@ def majority_full_pool(answers: Sequence[Sequence[object | None]], correct: np.n
 
     Candidates without an answer abstain; among the answers with the most votes one is drawn uniformly, so
     the value is the share of those tied answers that are right; a pool where nobody answers scores 0.
-    Equals `rewardlab.search.voting.majority_vote_curve` at N = M (both credit a tie its expected value).
+    This is `rewardlab.search.voting.vote_expectations` at N = M (one draw: the whole pool), per problem.
     """
-    ids, ok = answer_ids(answers), np.asarray(correct, dtype=bool)
-    out = np.zeros(len(ids))
-    for g, (row, right) in enumerate(zip(ids, ok)):
-        answered = row >= 0
-        if not answered.any():
-            continue
-        votes = np.bincount(row[answered])
-        top = np.flatnonzero(votes == votes.max())
-        answer_right = np.zeros(len(votes), dtype=bool)
-        answer_right[row[answered]] = right[answered]
-        out[g] = answer_right[top].mean()
-    return out
+    correct = np.asarray(correct, dtype=bool)
+    return vote_expectations(answer_ids(answers), correct, [correct.shape[1]])[:, 0]
 
 
 def per_problem(scores: dict[str, np.ndarray], correct: np.ndarray,
