@@ -45,6 +45,16 @@ def share_mode(value: str, family: str) -> str:
     return lowered
 
 
+def resolve_share(mode: str, reason: str | None, name: str) -> bool:
+    """Whether to share prompts under ``share_prompt=mode`` given why the model cannot (``reason``, None: it
+    can): ``false`` never, ``auto`` where it can, ``true`` where it can and an error naming ``name`` where not."""
+    if mode == "false":
+        return False
+    if reason and mode == "true":
+        raise ValueError(f"{name}: share_prompt=true, but {reason}; use share_prompt=auto or false")
+    return reason is None
+
+
 def unsupported_reason(model: Any) -> str | None:
     """Why shared-prefix scoring would change this model's outputs (None: it would not).
 

@@ -73,3 +73,10 @@ def parse_options(argument: str) -> tuple[str, dict[str, str]]:
             options[key.strip()] = value.strip()
     return head, options
 
+
+def option_flag(family: str, name: str, value: str) -> bool:
+    """A boolean spec option (``1/true/yes`` or ``0/false/no``); anything else is an error naming it."""
+    lowered = value.lower()
+    if lowered not in {"1", "true", "yes", "0", "false", "no"}:
+        raise ValueError(f"{family} option {name}={value!r}: use true or false")
+    return lowered in {"1", "true", "yes"}

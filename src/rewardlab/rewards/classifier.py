@@ -30,8 +30,8 @@ from rewardlab.engine.encoding import TruncationPolicy, encode_samples, model_ma
 from rewardlab.engine.forward import BatchSettings, ForwardStats, ProgressFn, classify
 from rewardlab.engine.loading import LoadedModel, load_sequence_classifier, quiet_transformers
 from rewardlab.engine.packing import classifier_head, classify_packed
-from rewardlab.engine.prefix import prompt_key, share_mode, unsupported_reason
-from rewardlab.rewards.base import parse_options
+from rewardlab.engine.prefix import prompt_key, resolve_share, share_mode, unsupported_reason
+from rewardlab.rewards.base import option_flag, parse_options
 from rewardlab.rewards.heads import head_spec, readout
 from rewardlab.types import Sample, Score
 
@@ -66,11 +66,11 @@ class ClassifierOptions:
             batch=batch,
             device=options.get("device"),
             dtype=options.get("dtype"),
-            normalize=_flag("normalize", options.get("normalize", "false")),
+            normalize=option_flag("classifier", "normalize", options.get("normalize", "false")),
             concat=_inputs_mode(options.get("inputs", "pair")),
             backend=_backend(options.get("backend", "torch")),
             share_prompt=share_mode(options.get("share_prompt", "auto"), "classifier"),
-            packing=_flag("packing", options.get("packing", "false")),
+            packing=option_flag("classifier", "packing", options.get("packing", "false")),
         )
 
 
@@ -129,12 +129,7 @@ class ClassifierReward:
 
     def _resolve_share(self) -> bool:
         """``auto``: share where the model is decoder-only and runs in torch; ``true`` insists."""
-        if self.options.share_prompt == "false":
-            return False
-        reason = self._pack_reason()
-        if reason and self.options.share_prompt == "true":
-            raise ValueError(f"{self.name}: share_prompt=true, but {reason}; use share_prompt=auto or false")
-        return reason is None
+        return resolve_share(self.options.share_prompt, self._pack_reason(), self.name)
 
     def _pack_reason(self) -> str | None:
         """Why rows of this model cannot be packed or share a prompt (None: they can)."""
@@ -201,10 +196,3 @@ def _inputs_mode(value: str) -> bool:
     if value not in {"pair", "concat"}:
         raise ValueError(f"classifier option inputs={value!r}: use pair or concat")
     return value == "concat"
-
-
-def _flag(name: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered not in {"1", "true", "yes", "0", "false", "no"}:
-        raise ValueError(f"classifier option {name}={value!r}: use true or false")
-    return lowered in {"1", "true", "yes"}

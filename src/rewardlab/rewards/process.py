@@ -52,8 +52,8 @@ from rewardlab.engine.loading import (
     weights_hash,
 )
 from rewardlab.engine.packing import gather, pack_plan, packed_hidden, plan_parts
-from rewardlab.engine.prefix import prompt_key, share_mode, unsupported_reason
-from rewardlab.rewards.base import parse_options
+from rewardlab.engine.prefix import prompt_key, resolve_share, share_mode, unsupported_reason
+from rewardlab.rewards.base import option_flag, parse_options
 from rewardlab.types import Sample, Score, prompt_to_text
 
 AGGREGATIONS = ("min", "last", "product", "mean")
@@ -214,7 +214,7 @@ class ProcessOptions:
                                        int(options["max_batch_size"]) if "max_batch_size" in options else None),
                    device=options.get("device"), dtype=options.get("dtype"),
                    share_prompt=share_mode(options.get("share_prompt", "auto"), "process"),
-                   packing=_flag(options.get("packing", "false"), "packing"))
+                   packing=option_flag("process", "packing", options.get("packing", "false")))
         made.check()
         return made
 
@@ -305,13 +305,6 @@ class StepHead:
         if self.kind is PrmKind.scalar:
             return logits[:, 0]
         return torch.softmax(logits, dim=-1)[:, 1] if self.num_labels == 2 else torch.sigmoid(logits[:, 0])
-
-
-def _flag(value: str, name: str) -> bool:
-    lowered = value.lower()
-    if lowered not in {"1", "true", "yes", "0", "false", "no"}:
-        raise ValueError(f"process option {name}={value!r}: use true or false")
-    return lowered in {"1", "true", "yes"}
 
 
 def _single_token(tokenizer: Any, text: str, what: str) -> int:
@@ -406,12 +399,7 @@ class ProcessReward:
 
     def _resolve_share(self) -> bool:
         """``auto``: share a prompt across its solutions where the backbone is causal; ``true`` insists."""
-        if self.options.share_prompt == "false":
-            return False
-        reason = unsupported_reason(self.model)
-        if reason and self.options.share_prompt == "true":
-            raise ValueError(f"{self.name}: share_prompt=true, but {reason}; use share_prompt=auto or false")
-        return reason is None
+        return resolve_share(self.options.share_prompt, unsupported_reason(self.model), self.name)
 
     @classmethod
     def from_spec(cls, argument: str) -> ProcessReward:
