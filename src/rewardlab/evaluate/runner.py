@@ -8,7 +8,6 @@ never scored as a tie. Outputs (``results.json``, ``items.jsonl``, ``report.html
 
 from __future__ import annotations
 
-import hashlib
 import math
 import platform
 import sys
@@ -22,6 +21,7 @@ import numpy as np
 
 from rewardlab.evaluate.analysis import Scored, Settings, analyse
 from rewardlab.evaluate.benchmarks import Benchmark, load_benchmark
+from rewardlab.io import file_sha256
 
 SCHEMA_VERSION = 1
 
@@ -226,16 +226,8 @@ def describe(bench: Benchmark) -> dict[str, Any]:
     return {"kind": bench.kind, "description": bench.description, "records": len(bench.records),
             "records_total": bench.total, "limit": bench.limit,
             "selection": bench.selection,
-            "files": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size} for p in bench.files],
+            "files": [{"path": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size} for p in bench.files],
             "notes": bench.notes}
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def aggregate(config: EvalConfig, reward: Any, blocks: dict[str, Any]) -> dict[str, Any]:

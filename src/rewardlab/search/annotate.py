@@ -18,7 +18,6 @@ Failed scores never enter SFT or DPO data; they are counted, and kept (with the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardlab.io import atomic_writer, write_json, write_jsonl
+from rewardlab.io import atomic_writer, file_sha256, write_json, write_jsonl
 from rewardlab.types import CandidatesRecord, PairRecord, Prompt, Sample, Score
 
 FORMATS = ("jsonl", "parquet", "hf")
@@ -189,17 +188,6 @@ def write_rows(path_stem: Path, rows: list[dict[str, Any]], fmt: str) -> Path:
     return path
 
 
-def file_sha256(path: str) -> str | None:
-    p = Path(path)
-    if not p.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def annotate(reward: Any, groups: Sequence[Group], out: str | Path, config: AnnotateConfig = AnnotateConfig(),
              spec: str = "", data: str = "", resume: bool = False, chunk: int = 256,
              show_progress: bool | None = None) -> dict[str, Any]:
@@ -228,7 +216,8 @@ def annotate(reward: Any, groups: Sequence[Group], out: str | Path, config: Anno
         record = {
             "rewardlab_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "reward": spec or getattr(reward, "name", None), "reward_fingerprint": reward_fingerprint(reward),
-            "input": data, "input_sha256": file_sha256(data) if data else None, "config": asdict(config),
+            "input": data, "input_sha256": file_sha256(data) if data and Path(data).is_file() else None,
+            "config": asdict(config),
             "counts": {k: v for k, v in asdict(counts).items() if k != "extra"},
             "scoring": {"seconds": round(time.perf_counter() - start, 3), "resumed_responses": report.resumed,
                         "chunk": chunk, "processes": report.processes},
