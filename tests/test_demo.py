@@ -1,6 +1,7 @@
 """`rewardlab demo` end to end at a reduced size: every stage runs for real (policy SFT, sampling, rule
-verification, MiniLM BT training, step labels, PRM training on the policy, scoring, comparison with CIs,
-report), then a second run reuses the cache. At this size nothing is asserted about which rule wins."""
+verification, MiniLM BT training, equation labels, the step verifier's training on the policy, scoring,
+comparison with CIs, report), then a second run reuses the cache. At this size nothing is asserted about
+which rule wins."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rewardlab.demo.compare import comparison, majority_full_pool, per_problem
+from rewardlab.demo.compare import comparison, majority_full_pool, per_problem, vote_rule, weighted_vote_full_pool
 from rewardlab.demo.pipeline import REWARDS, SIZES, build_pairs, run_demo
 from rewardlab.demo.report import held_out_pairs
-from rewardlab.demo.steps import policy_step_rows
+from rewardlab.demo.verifier import equation_holds, equation_text, solution_equations, verifier_rows
 from rewardlab.search.answers import answer_ids
 from rewardlab.search.voting import majority_vote_curve
-from rewardlab.synth.world import generate_problems, is_correct, split_steps
+from rewardlab.synth.world import generate_problems, is_correct
 
 CI_SIZE = replace(SIZES["small"], name="ci", policy="tiny", rm_problems=12, rm_samples=2, eval_problems=8,
-                  eval_samples=4, max_new_tokens=40, policy_eval_problems=0, probe_problems=6, prm_world_problems=6)
+                  eval_samples=4, max_new_tokens=40, policy_eval_problems=0, probe_problems=6,
+                  verifier_world_problems=6)
 
 
 def test_majority_vote_hand_computed():
@@ -103,32 +105,38 @@ def test_demo_end_to_end_then_cached(tmp_path):
     correct = np.array([r["correct"] for r in rows])
 
     rules = results["comparison"]["rules"]
-    assert set(rules) == {*REWARDS, "majority vote", "random", "oracle (verifier)"}
+    votes = [vote_rule(name) for name in REWARDS]
+    assert set(rules) == {*REWARDS, *votes, "majority vote", "random", "oracle (verifier)"}
     for name, rule in rules.items():
         assert rule["problems"] == 8 and rule["ci_low"] <= rule["accuracy"] <= rule["ci_high"], name
     assert rules["random"]["accuracy"] == pytest.approx(correct.mean())
     assert rules["oracle (verifier)"]["accuracy"] == pytest.approx(correct.any(axis=1).mean())
-    for name in REWARDS:  # each learned reward against both baselines, paired over the same 8 problems
+    for name in (*REWARDS, *votes):  # each learned rule against both baselines, paired over the same 8 problems
         assert set(rules[name]["vs"]) == {"random", "majority vote"}
         assert rules[name]["vs"]["random"]["n"] == 8 and isinstance(rules[name]["beats_baselines"], bool)
         assert rules[name]["vs"]["random"]["diff"] == pytest.approx(rules[name]["accuracy"] - correct.mean())
-    assert results["note"].startswith(("No learned reward", *(f"{n} helps" for n in REWARDS)))
+    assert results["note"].startswith(("No learned reward", *(f"{n} helps" for n in (*REWARDS, *votes))))
 
     curves = results["best_of_n"]
-    assert set(curves) == {*REWARDS, "majority vote", "random", "oracle (verifier)"}
+    assert set(curves) == {*REWARDS, *votes, "majority vote", "random", "oracle (verifier)"}
     assert [c["n"] for c in curves["random"]] == [1, 2, 4]
     for name in REWARDS:  # N=1 is one random candidate whatever the reward; N=M is the comparison's value
         assert curves[name][0]["gold"] == pytest.approx(correct.mean())
         assert curves[name][-1]["gold"] == pytest.approx(rules[name]["accuracy"])
     assert curves["oracle (verifier)"][-1]["gold"] == pytest.approx(correct.any(axis=1).mean())
+    for name in votes:  # a weighted vote over the whole pool is exact (one subset): the comparison's value
+        assert curves[name][-1]["gold"] == pytest.approx(rules[name]["accuracy"])
+    assert results["vote_weighting"] == {REWARDS[0]: "sigmoid", REWARDS[1]: "raw"}
 
     bt, prm = (results["rewards"][name] for name in REWARDS)
     assert bt["recipe"] == "bt" and bt["train"]["pairs"] == len((tmp_path / "pairs.jsonl").read_text().splitlines())
-    steps = [json.loads(x) for x in (tmp_path / "steps.jsonl").read_text().splitlines()]
+    steps = [json.loads(x) for x in (tmp_path / "verifier_steps.jsonl").read_text().splitlines()]
     assert prm["recipe"] == "prm" and prm["train"]["step_rows"] == len(steps)
-    assert prm["train"]["step_rows_by_source"]["world/correct"] == 6
-    assert prm["failed_scores"] == sum(not split_steps(t) for r in rows for t in r["responses"])  # no line: no step
-    assert Path(prm["backbone"]) == tmp_path / "policy"  # the PRM starts from the policy's own weights
+    by_source = prm["train"]["step_rows_by_source"]
+    assert by_source.get("world/gold", 0) + by_source.get("world/slipped", 0) == 6 * (1 + CI_SIZE.verifier_copies)
+    # a candidate without any equation has nothing to check: NaN, counted as a failure
+    assert prm["failed_scores"] == sum(not solution_equations(t) for r in rows for t in r["responses"])
+    assert Path(prm["backbone"]) == tmp_path / "policy"  # the verifier starts from the policy's own weights
     for block in (bt, prm):
         assert block["held_out"]["pairs"] == int(sum(c.sum() * (~c).sum() for c in correct))
         assert set(block["probe"]["by_kind"]) == {"arithmetic", "operand", "skip", "final", "flawed"}
@@ -138,7 +146,8 @@ def test_demo_end_to_end_then_cached(tmp_path):
     lines.clear()
     run_demo(tmp_path, size=CI_SIZE, progress=False, echo=lines.append)
     again = json.loads((tmp_path / "results.json").read_text())
-    assert again["cached_stages"] == ["policy", "candidates", "pairs", "reward_model", "steps", "prm", "scores"]
+    assert again["cached_stages"] == ["policy", "candidates", "pairs", "reward_model", "verifier_steps", "verifier",
+                                      "scores"]
     assert again["build_seconds"] == results["build_seconds"] and set(again["build_seconds"]) == set(
         again["cached_stages"])
     assert again["best_of_n"] == results["best_of_n"] and again["comparison"] == results["comparison"]
@@ -167,16 +176,35 @@ def test_comparison_marks_a_reward_that_beats_both_baselines():
     assert low < 0 < high
 
 
-def test_policy_step_rows_label_the_first_wrong_step():
+def test_verifier_rows_label_each_equation_by_its_own_arithmetic():
+    assert equation_text("After baking: 18 + 36 = 54. The answer is 54.") == "18 + 36 = 54."
+    assert equation_text("The answer is 54.") is None
+    assert equation_holds("18 + 36 = 54.") and not equation_holds("15 + 6 = 23.") and not equation_holds("7 / 2 = 3.")
     problem = generate_problems(1, seed=0, difficulty="easy")[0]
-    gold = list(problem.steps)
-    bad_first = gold[0].replace("=", "= 1")  # "a op b = 1c.": a false equation
-    rows = policy_step_rows([problem], [{"id": problem.id, "responses": [problem.solution, "\n".join(
-        [bad_first, *gold[1:]]), problem.solution, ""]}])
-    assert len(rows) == 2  # duplicates once, the empty sample has no step
-    by_kind = {r["kind"]: r for r in rows}
-    assert by_kind["correct"]["labels"] == [1] * len(gold) and by_kind["correct"]["first_error"] == -1
-    assert by_kind["arithmetic"]["labels"] == [0] * len(gold) and by_kind["arithmetic"]["first_error"] == 0
+    gold = solution_equations(problem.solution)
+    wrong_first = "\n".join([problem.steps[0].replace(" = ", " = 1", 1), *problem.steps[1:]])  # "= 1c.": false
+    samples = [problem.solution, wrong_first, problem.solution, "no equation at all"]
+    rows = verifier_rows([problem], [{"responses": samples}], seed=0, copies=3)
+    world = [r for r in rows if r["origin"] == "world"]
+    policy = [r for r in rows if r["origin"] == "policy"]
+    assert len(world) == 4 and sum(r["steps"] == gold for r in world) >= 1  # gold, then three random copies
+    for r in world:  # a slipped step is wrong, every other step (even one reading a slipped number) is right
+        assert r["labels"] == [int(a == b) for a, b in zip(r["steps"], gold)]
+        assert r["kind"] == ("gold" if r["steps"] == gold else "slipped")
+    assert len(policy) == 2  # distinct samples with an equation: the duplicate and the equation-less one go
+    by_label = sorted(r["labels"] for r in policy)
+    assert by_label == sorted([[1] * len(gold), [0] + [1] * (len(gold) - 1)])
+    assert all(r["prompt"] == "Answer:\n" for r in rows)
+
+
+def test_weighted_vote_hand_computed():
+    answers = [[7, 7, 3, None], [1, 2, 2, 1], [5, 6, 5, 9]]
+    correct = np.array([[1, 1, 0, 0], [1, 0, 0, 1], [0, 1, 0, 0]], dtype=bool)
+    weights = np.array([[0.1, 0.1, 0.9, 5.0], [0.5, 0.2, 0.2, 0.5], [0.25, 0.5, 0.25, 0.0]])
+    # 3 outweighs 7 (0.9 > 0.2), the abstainer's weight counts for nobody; 1 beats 2 (1.0 vs 0.4); 6 ties 5 (0.5 each)
+    assert weighted_vote_full_pool(answers, correct, weights).tolist() == [0.0, 1.0, 0.5]
+    assert weighted_vote_full_pool(answers, correct, np.ones((3, 4))).tolist() == majority_full_pool(
+        answers, correct).tolist()  # equal weights: plain majority vote
 
 
 def test_verdict_leads_with_the_answer():
@@ -195,12 +223,17 @@ def test_verdict_leads_with_the_answer():
     probe = {"by_kind": {"arithmetic": {"accuracy": 0.52}, "skip": {"accuracy": 0.8}}}
     rewards = {n: {"stage_seconds": 40.0, "score_seconds": 2.5, "probe": probe} for n in "AB"}
     text = verdict(comp, rewards, {"per_problem": 16}, {"wrong_answer": {"arithmetic": 3, "phrase": 1}})
-    assert text.startswith("A helps this policy: Best-of-16 on 150 held-out problems")
-    assert "A picks a correct solution 30.0% [25.0%, 35.0%]" in text and "+15.0 points [+11.0, +19.0]" in text
-    assert "40 s to train, 2.5 s to score" in text
+    assert text.startswith("A helps this policy: at best-of-16 on 150 held-out problems (random 14.0%")
+    assert "it picks a correct solution 30.0% [25.0%, 35.0%]" in text and "+15.0 points [+11.0, +19.0]" in text
+    assert "40 s to train, 2.5 s to score" in text and "The other rules: B picks a correct solution 14.0%" in text
     assert "B does not separate" in text and "'arithmetic' mistakes (52%)" in text and "75%" in text
     comp["rules"]["A"]["beats_baselines"] = False
     assert verdict(comp, rewards, {"per_problem": 16}).startswith("No learned reward beats both")
+    comp["learned"].append(vote_rule("B"))  # a vote weighted by B: named as such, costed as B
+    comp["rules"][vote_rule("B")] = rule(0.25, True, 0.11)
+    text = verdict(comp, rewards, {"per_problem": 16})
+    assert text.startswith("A majority vote weighted by B helps this policy: at best-of-16")
+    assert "it picks a correct solution 25.0%" in text and "A picks a correct solution 30.0%" in text
 
 
 def test_cli_rejects_an_unknown_size(tmp_path):

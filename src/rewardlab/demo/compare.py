@@ -1,9 +1,11 @@
 """Which reward helps the policy: best-of-M of every selection rule with CIs, and paired differences.
 
 For each evaluation problem, each rule gets one number: the expected correctness of the candidate it picks
-from the problem's whole pool of M candidates. For a reward that is the exact expectation over ties
-(`rewardlab.evaluate.metrics.best_of_n_expectations`); for majority vote the share of the most-voted
-answers (ties split evenly) that are right; for random the pool's share of right candidates. CIs are
+from the problem's whole pool of M candidates. For a reward's pick (its top candidate) that is the exact
+expectation over ties (`rewardlab.evaluate.metrics.best_of_n_expectations`); for majority vote the share of
+the most-voted answers (ties split evenly) that are right, and the same for a reward-weighted vote, where
+each candidate's vote is its reward (Uesato et al. 2022; Lightman et al. 2023: the usual way to spend a
+verifier on a pool whose right answers agree); for random the pool's share of right candidates. CIs are
 percentile bootstraps over problems (1000 resamples, seeded): `bootstrap_ci` for a rule's accuracy and
 `paired_bootstrap` (the same resampled problems for both rules) for a difference, so a difference whose CI
 excludes 0 is one that problem-to-problem luck does not explain.
@@ -31,15 +33,31 @@ def majority_full_pool(answers: Sequence[Sequence[object | None]], correct: np.n
     return vote_expectations(answer_ids(answers), correct, [correct.shape[1]])[:, 0]
 
 
-def per_problem(scores: dict[str, np.ndarray], correct: np.ndarray,
-                answers: Sequence[Sequence[object | None]]) -> dict[str, np.ndarray]:
-    """Best-of-M value of every rule per problem: each reward in ``scores`` (problems, M), then majority
-    vote, random and the oracle verifier (pass@M)."""
+def vote_rule(reward: str) -> str:
+    """The name of the weighted-majority-vote rule that ``reward``'s values weight."""
+    return f"{reward}, weighted vote"
+
+
+def weighted_vote_full_pool(answers: Sequence[Sequence[object | None]], correct: np.ndarray,
+                            weights: np.ndarray) -> np.ndarray:
+    """Per problem, the exact accuracy of a weighted majority vote over the whole pool: each candidate adds
+    its weight (>= 0) to its answer's tally, the heaviest answer wins (ties split evenly)."""
+    correct = np.asarray(correct, dtype=bool)
+    return vote_expectations(answer_ids(answers), correct, [correct.shape[1]], weights=weights)[:, 0]
+
+
+def per_problem(scores: dict[str, np.ndarray], correct: np.ndarray, answers: Sequence[Sequence[object | None]],
+                votes: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Best-of-M value of every rule per problem: each reward in ``scores`` (problems, M) picking its top
+    candidate, each reward in ``votes`` (problems, M; its values as vote weights) weighting a majority vote
+    (`vote_rule`), then majority vote, random and the oracle verifier (pass@M)."""
     from rewardlab.evaluate.metrics import best_of_n_expectations
 
     gold = np.asarray(correct, dtype=np.float64)
     m = gold.shape[1]
     out = {name: best_of_n_expectations(s, gold, [m])[0][:, 0] for name, s in scores.items()}
+    for name, weights in (votes or {}).items():
+        out[vote_rule(name)] = weighted_vote_full_pool(answers, correct, weights)
     out["majority vote"] = majority_full_pool(answers, correct)
     out["random"] = gold.mean(axis=1)
     out["oracle (verifier)"] = gold.max(axis=1)

@@ -10,15 +10,16 @@ unchanged; ``fresh`` rebuilds all):
    sample, the gold solution (or a world corruption) stands in, and the pair's subset says so;
 4. reward_model: the outcome reward model, MiniLM trained with the Bradley-Terry recipe
    (`rewardlab.train.bt`) on those pairs;
-5. steps: step-labelled solutions from the world (gold and every corruption kind of extra problems) and
-   the policy's samples, each labelled exactly by the world (`rewardlab.demo.steps`);
-6. prm: a process reward model on the policy's own backbone (`rewardlab.train.prm`, kind ``plusminus``:
-   the next-token choice between ``+`` and ``-`` after each step), scored by ``process:`` with ``min``
-   over steps;
+5. verifier_steps: single equations labelled exactly by the world: the gold equations of extra world
+   problems with a slipped copy of each, and every equation line of the policy's own samples
+   (`rewardlab.demo.verifier`);
+6. verifier: the step verifier, a process reward model on the policy's own backbone that reads one
+   equation at a time (`rewardlab.train.prm`, kind ``plusminus``: the next-token choice between ``+`` and
+   ``-`` after the equation), a solution scored by the min over its equations;
 7. scores: both rewards score every evaluation candidate (and the probe pairs);
-8. report: which reward helps (best-of-M with CIs against random and majority vote,
-   `rewardlab.demo.compare`), best-of-N curves, pairwise accuracy and calibration; ``results.json`` and
-   ``report.html``.
+8. report: which rule helps (each reward's pick and its weighted majority vote, best-of-M with CIs against
+   random and majority vote, `rewardlab.demo.compare`), best-of-N curves, pairwise accuracy and
+   calibration; ``results.json`` and ``report.html``.
 """
 
 from __future__ import annotations
@@ -33,14 +34,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardlab.demo.steps import training_step_rows
+from rewardlab.demo.verifier import StepVerifier, verifier_rows
 from rewardlab.io import write_json, write_jsonl
 from rewardlab.synth.export import WRONG_ANSWER_KINDS, pair_rows
 from rewardlab.synth.world import WORLD_VERSION, Problem, extract_answer, generate_problems, is_correct
 
-RM_SEED, EVAL_SEED, PROBE_SEED, PRM_WORLD_SEED = 3_000_003, 4_000_003, 5_000_003, 6_000_003
-REWARDS = ("MiniLM BT (outcome)", "policy PRM (min)")
+RM_SEED, EVAL_SEED, PROBE_SEED, VERIFIER_WORLD_SEED = 3_000_003, 4_000_003, 5_000_003, 6_000_003
+REWARDS = ("MiniLM BT (outcome)", "step verifier (min)")
 """The learned rewards the demo trains and compares, in report order."""
+VOTE_WEIGHTING = {REWARDS[0]: "sigmoid", REWARDS[1]: "raw"}
+"""How each reward's values become votes in its weighted majority vote (`rewardlab.search.voting`): the
+BT model's logits through a sigmoid, the verifier's probabilities as they are."""
 
 
 @dataclass(frozen=True)
@@ -62,23 +66,22 @@ class DemoSize:
     rm_learning_rate: float
     policy_eval_problems: int = 100
     probe_problems: int = 40
-    prm_world_problems: int = 1000
-    prm_kind: str = "plusminus"
-    prm_epochs: int = 1
-    prm_max_steps: int | None = None
-    prm_batch_size: int = 16
-    prm_learning_rate: float = 1e-3
+    verifier_world_problems: int = 6000
+    verifier_copies: int = 2
+    verifier_epochs: int = 4
+    verifier_max_steps: int | None = None
+    verifier_batch_size: int = 64
+    verifier_learning_rate: float = 2e-3
 
 
 SIZES = {
     "full": DemoSize("full", "full", "easy", rm_problems=300, rm_samples=8, pairs_per_problem=3,
                      eval_problems=150, eval_samples=16, temperature=0.8, max_new_tokens=80, rm_epochs=1,
-                     rm_batch_size=16, rm_learning_rate=5e-5, prm_world_problems=200,
-                     prm_max_steps=80),
+                     rm_batch_size=16, rm_learning_rate=5e-5),
     "small": DemoSize("small", "small", "easy", rm_problems=40, rm_samples=4, pairs_per_problem=2,
                       eval_problems=24, eval_samples=8, temperature=1.0, max_new_tokens=80, rm_epochs=1,
                       rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10,
-                      prm_world_problems=40),
+                      verifier_world_problems=300, verifier_epochs=2, verifier_batch_size=16),
 }
 """``full`` is the demo; ``small`` checks the pipeline in a couple of minutes (its policy rarely solves a
 problem, so most pairs use the gold solution as the chosen side)."""
@@ -139,9 +142,9 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
     rm_problems = generate_problems(cfg.rm_problems, RM_SEED, cfg.difficulty)
     eval_problems = generate_problems(cfg.eval_problems, EVAL_SEED, cfg.difficulty)
     files = {name: out / f"{name}.jsonl" for name in ("candidates_rm", "candidates_eval", "pairs", "scores", "probe",
-                                                       "steps")}
+                                                       "verifier_steps")}
     files["verifier"], files["score_seconds"] = out / "verifier.json", out / "scores_seconds.json"
-    policy_dir, rm_dir, prm_dir = out / "policy", out / "rm", out / "prm"
+    policy_dir, rm_dir, verifier_dir = out / "policy", out / "rm", out / "verifier"
 
     stages.run("policy", (policy_dir / "policy.json",), lambda: train_policy(
         policy_dir, cfg.policy, eval_problems=cfg.policy_eval_problems, progress=progress),
@@ -154,18 +157,23 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
     stages.run("reward_model", (rm_dir / "rewardlab_train.json",),
                lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress),
                used("rm_epochs", "rm_batch_size", "rm_learning_rate"))
-    stages.run("steps", (files["steps"],), lambda: write_jsonl(files["steps"], training_step_rows(
-        generate_problems(cfg.prm_world_problems, PRM_WORLD_SEED, cfg.difficulty), rm_problems,
-        read_jsonl(files["candidates_rm"]), seed=0)), used("prm_world_problems"))
-    stages.run("prm", (prm_dir / "rewardlab_train.json",),
-               lambda: train_prm(files["steps"], prm_dir, policy_dir, cfg, progress),
-               used("prm_kind", "prm_epochs", "prm_max_steps", "prm_batch_size", "prm_learning_rate"))
+    stages.run("verifier_steps", (files["verifier_steps"],), lambda: write_jsonl(files["verifier_steps"], verifier_rows(
+        generate_problems(cfg.verifier_world_problems, VERIFIER_WORLD_SEED, cfg.difficulty),
+        read_jsonl(files["candidates_rm"]), seed=0, copies=cfg.verifier_copies)),
+        used("verifier_world_problems", "verifier_copies"))
+    stages.run("verifier", (verifier_dir / "rewardlab_train.json",),
+               lambda: train_verifier(files["verifier_steps"], verifier_dir, policy_dir, cfg, progress),
+               used("verifier_epochs", "verifier_max_steps", "verifier_batch_size", "verifier_learning_rate"))
     stages.run("scores", (files["scores"], files["probe"], files["score_seconds"]), lambda: score_candidates(
-        {REWARDS[0]: classifier_reward(rm_dir), REWARDS[1]: prm_reward(prm_dir)}, read_jsonl(files["candidates_eval"]),
-        pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files), used("probe_problems"))
+        {REWARDS[0]: classifier_reward(rm_dir), REWARDS[1]: StepVerifier(verifier_dir)},
+        read_jsonl(files["candidates_eval"]), pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED,
+                                                                          cfg.difficulty)), files),
+        used("probe_problems"))
 
     start = time.perf_counter()
-    results = build_results(out, cfg, eval_problems, files, policy_dir, {REWARDS[0]: rm_dir, REWARDS[1]: prm_dir})
+    results = build_results(out, cfg, eval_problems, files, policy_dir,
+                            {REWARDS[0]: rm_dir, REWARDS[1]: verifier_dir}, VOTE_WEIGHTING,
+                            {REWARDS[0]: "reward_model", REWARDS[1]: "verifier"})
     results.update({"timings_s": {**stages.timings, "results": round(time.perf_counter() - start, 1)},
                     "build_seconds": stages.build_seconds, "cached_stages": stages.cached})
     report = write_report(out, results)
@@ -262,17 +270,18 @@ def train_reward_model(pairs: Path, rm_dir: Path, cfg: DemoSize, progress: bool)
     return main(config)
 
 
-def train_prm(steps: Path, prm_dir: Path, policy_dir: Path, cfg: DemoSize, progress: bool) -> dict[str, Any]:
-    """The PRM recipe on the policy's own backbone: it already reads the world's text and knows some of its
-    arithmetic, so exact step labels teach it to check each step. The layout is the policy's own text
-    (prompt, then the steps each ending in a newline), so the prompt separator is empty; 5% of prompts are
-    held out for the recipe's step metrics."""
+def train_verifier(steps: Path, verifier_dir: Path, policy_dir: Path, cfg: DemoSize,
+                   progress: bool) -> dict[str, Any]:
+    """The PRM recipe on the policy's own backbone (it already reads the world's digits) on equation rows
+    (`rewardlab.demo.verifier`): the verifier prompt, then the equations each ending in a newline, so the
+    prompt separator is empty. Nothing is held out here (every row has the same prompt, and the recipe
+    holds out by prompt): the report measures the verifier on the evaluation problems' candidates."""
     from rewardlab.train.prm import PRMConfig, main
 
-    config = PRMConfig(data=str(steps), out=str(prm_dir), model=str(policy_dir), kind=cfg.prm_kind,
-                       epochs=cfg.prm_epochs, max_steps=cfg.prm_max_steps, batch_size=cfg.prm_batch_size,
-                       learning_rate=cfg.prm_learning_rate,
-                       warmup_ratio=0.05, eval_fraction=0.05, step_tag="\n", prompt_sep="", overwrite=True,
+    config = PRMConfig(data=str(steps), out=str(verifier_dir), model=str(policy_dir), kind="plusminus",
+                       epochs=cfg.verifier_epochs, max_steps=cfg.verifier_max_steps,
+                       batch_size=cfg.verifier_batch_size, learning_rate=cfg.verifier_learning_rate,
+                       warmup_ratio=0.05, eval_fraction=0.0, step_tag="\n", prompt_sep="", overwrite=True,
                        seed=0, progress=progress)
     return main(config)
 
@@ -282,23 +291,6 @@ def classifier_reward(rm_dir: Path) -> Callable[[list[Any]], list[float]]:
 
     reward = load_reward(f"classifier:{rm_dir}")
     return lambda samples: [s.value for s in reward.score(samples)]
-
-
-def prm_reward(prm_dir: Path) -> Callable[[list[Any]], list[float]]:
-    """``process:`` with ``min`` over steps, the steps being the solution's lines. A sample with no line
-    cannot be scored (NaN) and is counted as a failure by the report."""
-    from dataclasses import replace
-
-    from rewardlab.rewards.process import ProcessOptions, ProcessReward
-    from rewardlab.synth.world import split_steps
-
-    reward = ProcessReward(str(prm_dir), ProcessOptions(agg="min"))
-
-    def score(samples: list[Any]) -> list[float]:
-        ready = [replace(s, steps=tuple(split_steps(s.response))) for s in samples]
-        return [s.value if s.ok else float("nan") for s in reward.score(ready)]
-
-    return score
 
 
 def score_candidates(rewards: dict[str, Callable[[list[Any]], list[float]]], rows: list[dict[str, Any]],

@@ -15,7 +15,7 @@ import numpy as np
 
 from rewardlab.io import atomic_writer, write_json
 from rewardlab.search.answers import answer_ids
-from rewardlab.search.voting import majority_vote_curve
+from rewardlab.search.voting import majority_vote_curve, vote_curve, vote_weights
 
 BASELINES = ("oracle (verifier)", "majority vote", "random")
 """Selection rules that are not learned rewards, drawn after the rewards in every table and figure."""
@@ -44,10 +44,12 @@ def never_picked(scores: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(scores), scores, floor)
 
 
-def curves(scores: dict[str, np.ndarray], correct: np.ndarray,
-           answers: list[list[Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Best-of-N accuracy for N = 1, 2, 4, ... up to the pool size, for each reward and baseline; the
-    rewards' and the oracle's rows carry a bootstrap CI over problems (``gold_ci_low``/``gold_ci_high``)."""
+def curves(scores: dict[str, np.ndarray], correct: np.ndarray, answers: list[list[Any]],
+           votes: dict[str, np.ndarray] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Best-of-N accuracy for N = 1, 2, 4, ... up to the pool size, for each reward's pick, each reward-
+    weighted vote (``votes``: the weights) and each baseline; the rewards', the weighted votes' and the
+    oracle's rows carry a bootstrap CI over problems (``gold_ci_low``/``gold_ci_high``)."""
+    from rewardlab.demo.compare import vote_rule
     from rewardlab.evaluate.metrics import best_of_n_curve
 
     m = correct.shape[1]
@@ -55,6 +57,8 @@ def curves(scores: dict[str, np.ndarray], correct: np.ndarray,
     gold = correct.astype(np.float64)
     rand = float(gold.mean())
     out = {name: best_of_n_curve(s, gold, ns, ci=True) for name, s in scores.items()}
+    for name, weights in (votes or {}).items():
+        out[vote_rule(name)] = vote_curve(answer_ids(answers), correct, ns, weights, ci=True)
     out["oracle (verifier)"] = best_of_n_curve(gold, gold, ns, ci=True)
     out["majority vote"] = majority_vote_curve(answer_ids(answers), correct, ns)
     out["random"] = [{"n": n, "gold": rand} for n in ns]
@@ -87,13 +91,29 @@ def reward_block(name: str, path: Path, scores: np.ndarray, correct: np.ndarray,
             "probe": probe_accuracy(probe, name)}
 
 
+def count_by(rows: list[dict[str, Any]], *keys: str) -> dict[str, int]:
+    """How many rows have each value of ``keys`` joined by ``/`` (e.g. ``world/slip``)."""
+    out: dict[str, int] = {}
+    for r in rows:
+        name = "/".join(str(r[k]) for k in keys)
+        out[name] = out.get(name, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def as_votes(values: np.ndarray, weighting: str) -> np.ndarray:
+    """A reward's values (problems, M) as vote weights, one problem at a time (`vote_weights`)."""
+    return np.stack([vote_weights(row, weighting) for row in values]) if len(values) else values
+
+
 def build_results(out: Path, cfg: Any, eval_problems: list[Any], files: dict[str, Path], policy_dir: Path,
-                  reward_dirs: dict[str, Path]) -> dict[str, Any]:
-    """Every number of the report, JSON-ready."""
+                  reward_dirs: dict[str, Path], weighting: dict[str, str] | None = None,
+                  stages: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every number of the report, JSON-ready. ``weighting``: for each reward with a weighted vote, how its
+    values become votes (`rewardlab.search.voting.vote_weights`); ``stages``: each reward's training stage
+    (for its cost)."""
     from dataclasses import asdict
 
-    from rewardlab.demo.compare import comparison, per_problem
-    from rewardlab.demo.steps import count_by
+    from rewardlab.demo.compare import comparison, per_problem, vote_rule
     from rewardlab.synth.policy import policy_card
 
     rows, score_rows = _read(files["candidates_eval"]), _read(files["scores"])
@@ -104,26 +124,28 @@ def build_results(out: Path, cfg: Any, eval_problems: list[Any], files: dict[str
     cache = out / "demo_cache.json"
     built = json.loads(cache.read_text(encoding="utf-8")).get("build_seconds", {}) if cache.exists() else {}
     seconds = json.loads(files["score_seconds"].read_text(encoding="utf-8"))["seconds"]
-    stage_of = dict(zip(reward_dirs, ("reward_model", "prm")))
+    stage_of = stages or {}
     probe = _read(files["probe"])
     rewards = {name: reward_block(name, path, raw[name], correct, probe, built.get(stage_of.get(name, "")),
                                   seconds.get(name)) for name, path in reward_dirs.items()}
     pairs = _read(files["pairs"])
     rewards[next(iter(reward_dirs))]["train"].update(pairs=len(pairs), pairs_by_subset=count_by(pairs, "subset"))
-    if "steps" in files and files["steps"].exists():
-        steps = _read(files["steps"])
+    if "verifier_steps" in files and files["verifier_steps"].exists():
+        steps = _read(files["verifier_steps"])
         for block in rewards.values():
             if block["recipe"] == "prm":
                 block["train"].update(step_rows=len(steps), step_rows_by_source=count_by(steps, "origin", "kind"))
-    curve = curves(scores, correct, answers)
-    values = per_problem(scores, correct, answers)
+    votes = {name: as_votes(raw[name], how) for name, how in (weighting or {}).items()}
+    curve = curves(scores, correct, answers, votes)
+    values = per_problem(scores, correct, answers, votes)
     results: dict[str, Any] = {
         "size": asdict(cfg),
         "policy": policy_card(policy_dir),
         "candidates": {"problems": len(rows), "per_problem": int(correct.shape[1]),
                        "accuracy": float(correct.mean()), "pass_at_m": float(correct.any(axis=1).mean()),
                        "verifier": json.loads(files["verifier"].read_text(encoding="utf-8"))["candidates_eval"]},
-        "comparison": comparison(values, list(reward_dirs)),
+        "comparison": comparison(values, [*reward_dirs, *map(vote_rule, votes)]),
+        "vote_weighting": dict(weighting or {}),
         "rewards": rewards,
         "best_of_n": curve,
     }
@@ -165,6 +187,15 @@ def probe_accuracy(rows: list[dict[str, Any]], reward: str) -> dict[str, Any]:
     return {"by_kind": kinds, "all": block(rows)}
 
 
+def reward_of(rule: str) -> str:
+    """The learned reward a selection rule uses: the rule's own name, or the reward whose values weight a
+    vote (`rewardlab.demo.compare.vote_rule`)."""
+    from rewardlab.demo.compare import vote_rule
+
+    suffix = vote_rule("")
+    return rule[: -len(suffix)] if rule.endswith(suffix) else rule
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -173,32 +204,48 @@ def _pts(d: dict[str, Any]) -> str:
     return f"{100 * d['diff']:+.1f} points [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
 
 
+def _rule_words(name: str) -> str:
+    reward = reward_of(name)
+    return name if name == reward else f"a majority vote weighted by {reward}"
+
+
+def _cost_words(block: dict[str, Any]) -> str:
+    train, score = block["stage_seconds"], block["score_seconds"]
+    return "" if train is None else f"{train:.0f} s to train, {score:.1f} s to score"
+
+
 def verdict(comp: dict[str, Any], rewards: dict[str, Any], candidates: dict[str, Any],
             mistakes: dict[str, Any] | None = None) -> str:
-    """The answer first: which learned reward helps this policy at best-of-M, by how much (with the CIs
-    of the differences from random and majority vote), at what cost; then, for a reward that does not
-    help, what it cannot see."""
+    """The answer first: which learned rule (a reward's pick, or a vote it weights) helps this policy at
+    best-of-M, by how much (with the CIs of the differences from random and majority vote), at what cost;
+    then the other rules in one clause each; then, for a reward that does not help, what it cannot see."""
     rules, m = comp["rules"], candidates["per_problem"]
     rand, major, oracle = rules["random"], rules["majority vote"], rules["oracle (verifier)"]
     learned = sorted(comp["learned"], key=lambda k: -rules[k]["accuracy"])
     winners = [k for k in learned if rules[k]["beats_baselines"]]
-    head = (f"Best-of-{m} on {rand['problems']} held-out problems (random {_pct(rand['accuracy'])}, majority vote "
-            f"{_pct(major['accuracy'])}, oracle verifier {_pct(oracle['accuracy'])}): ")
-    parts = []
-    for name in learned:
-        r, block = rules[name], rewards[name]
-        cost = block["stage_seconds"], block["score_seconds"]
-        cost_text = "" if cost[0] is None else f"; {cost[0]:.0f} s to train, {cost[1]:.1f} s to score"
-        parts.append(f"{name} picks a correct solution {_pct(r['accuracy'])} [{_pct(r['ci_low'])}, "
-                     f"{_pct(r['ci_high'])}] of the time, {_pts(r['vs']['random'])} over random and "
-                     f"{_pts(r['vs']['majority vote'])} over majority vote{cost_text}")
-    text = head + "; ".join(parts) + "."
+    setting = (f"best-of-{m} on {rand['problems']} held-out problems (random {_pct(rand['accuracy'])}, majority vote "
+               f"{_pct(major['accuracy'])}, oracle verifier {_pct(oracle['accuracy'])})")
+
+    def clause(name: str, subject: bool = True) -> str:
+        r = rules[name]
+        cost = _cost_words(rewards[reward_of(name)])
+        body = (f"picks a correct solution {_pct(r['accuracy'])} [{_pct(r['ci_low'])}, {_pct(r['ci_high'])}] of "
+                f"the time, {_pts(r['vs']['random'])} over random and {_pts(r['vs']['majority vote'])} over "
+                "majority vote" + (f" ({cost})" if cost else ""))
+        return f"{_rule_words(name)} {body}" if subject else body
+
     if winners:
-        text = (f"{winners[0]} helps this policy: " + text + " Its differences from both random and majority "
-                "vote have 95% CIs above 0 (paired bootstrap over problems).")
+        best = winners[0]
+        words = _rule_words(best)
+        text = f"{words[0].upper()}{words[1:]} helps this policy: at {setting} it {clause(best, subject=False)}"
+        text += ". Both differences have 95% CIs above 0 (paired bootstrap over problems)."
+        others = [k for k in learned if k != best]
+        if others:
+            text += " The other rules: " + "; ".join(clause(k) for k in others) + "."
     else:
-        text = "No learned reward beats both random and majority vote with a CI above 0. " + text
-    losers = [k for k in learned if not rules[k]["beats_baselines"]]
+        text = (f"No learned reward beats both random and majority vote with a CI above 0. At {setting}: "
+                + "; ".join(clause(k) for k in learned) + ".")
+    losers = [k for k in learned if not rules[k]["beats_baselines"] and k in rewards]
     if losers:
         kinds = rewards[losers[-1]]["probe"]["by_kind"]
         if kinds:
@@ -223,9 +270,14 @@ def bon_figure(curve: dict[str, list[dict[str, Any]]]) -> str:
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     styles = {"oracle (verifier)": ("#31a354", "s", "--"), "majority vote": ("#e6550d", "^", "-."),
               "random": ("#888888", "", ":")}
-    palette = iter(("#2b8cbe", "#756bb1", "#d95f02", "#1b9e77"))
+    palette = iter(("#2b8cbe", "#756bb1", "#e7298a", "#a6761d"))
+    colors: dict[str, str] = {}
     for name, rows in curve.items():
-        color, marker, line = styles.get(name) or (next(palette), "o", "-")
+        if name in styles:
+            color, marker, line = styles[name]
+        else:  # a reward and the vote it weights share a colour: solid circles for its pick, dashed diamonds
+            color = colors.setdefault(reward_of(name), next(palette))
+            marker, line = ("o", "-") if name == reward_of(name) else ("D", "--")
         ns = [r["n"] for r in rows]
         ax.plot(ns, [r["gold"] for r in rows], color=color, marker=marker or None, linestyle=line, label=name)
         if name not in BASELINES and "gold_ci_low" in rows[0]:
@@ -257,14 +309,17 @@ def answer_table(results: dict[str, Any]) -> str:
     for name in [*comp["learned"], *BASELINES]:
         r = comp["rules"][name]
         vs = r.get("vs", {})
-        block = rewards.get(name)
+        block = rewards.get(reward_of(name))
         if block:
             train = block["train"]
             data = (f"{train['pairs']} pairs" if "pairs" in train else
-                    f"{train.get('step_rows')} step-labelled solutions")
+                    f"{train.get('step_rows')} step-labelled rows")
             data += f", {train.get('steps')} optimiser steps"
             cost = f"{_n(block['stage_seconds'], 0)} s train, {_n(block['score_seconds'], 1)} s score"
             what = f"{_e(block['recipe'])} on {_e(Path(str(block['backbone'])).name)}, {data}"
+            if name != block["name"]:
+                how = results.get("vote_weighting", {}).get(block["name"], "raw")
+                what = f"majority vote, each candidate's vote its reward ({_e(how)}); the reward: {what}"
         else:
             cost, what = "", {"oracle (verifier)": "rule:math checks the answer (pass@M)",
                               "majority vote": "most frequent stated answer",
