@@ -7,7 +7,8 @@ SHELL := /bin/bash
 setup:
 	@PYTHON=$(PYTHON) bash scripts/setup.sh
 
-demo: setup
+demo:
+	@PYTHON=$(PYTHON) EXTRAS=demo bash scripts/setup.sh
 	rewardlab demo --out runs/demo
 
 test: setup

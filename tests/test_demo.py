@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rewardlab.demo.compare import comparison, majority_full_pool, per_problem, vote_rule, weighted_vote_full_pool
-from rewardlab.demo.pipeline import REWARDS, SIZES, build_pairs, run_demo
+from rewardlab.demo.pipeline import OUTCOME_RM, REWARDS, SIZES, STEP_VERIFIER, build_pairs, run_demo
 from rewardlab.demo.report import held_out_pairs
 from rewardlab.demo.verifier import equation_holds, equation_text, solution_equations, verifier_rows
 from rewardlab.search.answers import answer_ids
@@ -126,9 +126,9 @@ def test_demo_end_to_end_then_cached(tmp_path):
     assert curves["oracle (verifier)"][-1]["gold"] == pytest.approx(correct.any(axis=1).mean())
     for name in votes:  # a weighted vote over the whole pool is exact (one subset): the comparison's value
         assert curves[name][-1]["gold"] == pytest.approx(rules[name]["accuracy"])
-    assert results["vote_weighting"] == {REWARDS[0]: "sigmoid", REWARDS[1]: "raw"}
+    assert results["vote_weighting"] == {STEP_VERIFIER: "raw", OUTCOME_RM: "sigmoid"}
 
-    bt, prm = (results["rewards"][name] for name in REWARDS)
+    prm, bt = (results["rewards"][name] for name in (STEP_VERIFIER, OUTCOME_RM))
     assert bt["recipe"] == "bt" and bt["train"]["pairs"] == len((tmp_path / "pairs.jsonl").read_text().splitlines())
     steps = [json.loads(x) for x in (tmp_path / "verifier_steps.jsonl").read_text().splitlines()]
     assert prm["recipe"] == "prm" and prm["train"]["step_rows"] == len(steps)
@@ -146,12 +146,20 @@ def test_demo_end_to_end_then_cached(tmp_path):
     lines.clear()
     run_demo(tmp_path, size=CI_SIZE, progress=False, echo=lines.append)
     again = json.loads((tmp_path / "results.json").read_text())
-    assert again["cached_stages"] == ["policy", "candidates", "pairs", "reward_model", "verifier_steps", "verifier",
+    assert again["cached_stages"] == ["policy", "candidates", "verifier_steps", "verifier", "pairs", "reward_model",
                                       "scores"]
     assert again["build_seconds"] == results["build_seconds"] and set(again["build_seconds"]) == set(
         again["cached_stages"])
     assert again["best_of_n"] == results["best_of_n"] and again["comparison"] == results["comparison"]
     assert "[policy] cached" in lines
+
+    # without the outcome RM: its stages are skipped, the scores are rebuilt for the verifier alone
+    alone = json.loads((run_demo(tmp_path, size=replace(CI_SIZE, outcome_rm=False), progress=False,
+                                 echo=lines.append).parent / "results.json").read_text())
+    assert alone["cached_stages"] == ["policy", "candidates", "verifier_steps", "verifier"]
+    assert set(alone["comparison"]["rules"]) == {STEP_VERIFIER, vote_rule(STEP_VERIFIER), "majority vote", "random",
+                                                 "oracle (verifier)"}
+    assert alone["comparison"]["rules"][STEP_VERIFIER] == results["comparison"]["rules"][STEP_VERIFIER]
 
 
 def test_majority_full_pool_is_the_curve_at_n_equals_m():

@@ -6,18 +6,17 @@ unchanged; ``fresh`` rebuilds all):
 1. policy: the tiny causal LM, SFT on gold solutions (`rewardlab.synth.policy`);
 2. candidates: N sampled solutions per problem (reward-model problems and evaluation problems, different
    seeds), labelled by the rule verifier (``rule:math``, checked against the world's exact `is_correct`);
-3. pairs: (correct, wrong) candidates of the same problem; where a problem has no correct (or no wrong)
-   sample, the gold solution (or a world corruption) stands in, and the pair's subset says so;
-4. reward_model: the outcome reward model, MiniLM trained with the Bradley-Terry recipe
-   (`rewardlab.train.bt`) on those pairs;
-5. verifier_steps: single equations labelled exactly by the world: the gold equations of extra world
-   problems with a slipped copy of each, and every equation line of the policy's own samples
-   (`rewardlab.demo.verifier`);
-6. verifier: the step verifier, a process reward model on the policy's own backbone that reads one
-   equation at a time (`rewardlab.train.prm`, kind ``plusminus``: the next-token choice between ``+`` and
-   ``-`` after the equation), a solution scored by the min over its equations;
-7. scores: both rewards score every evaluation candidate (and the probe pairs);
-8. report: which rule helps (each reward's pick and its weighted majority vote, best-of-M with CIs against
+3. verifier_steps: equations labelled exactly by the world: the gold equations of extra world problems with
+   randomly slipped copies, and the equations of the policy's own samples (`rewardlab.demo.verifier`);
+4. verifier: the step verifier, a process reward model on the policy's own backbone over a solution's
+   equations (`rewardlab.train.prm`, kind ``plusminus``: the next-token choice between ``+`` and ``-``
+   after each equation), a solution scored by the min over its equations;
+5. pairs and reward_model (with ``DemoSize.outcome_rm``): (correct, wrong) candidates of the same problem,
+   where a problem has no correct (or no wrong) sample the gold solution (or a world corruption) stands
+   in and the pair's subset says so; then the outcome reward model, MiniLM trained with the
+   Bradley-Terry recipe (`rewardlab.train.bt`) on those pairs;
+6. scores: every reward scores every evaluation candidate (and the probe pairs);
+7. report: which rule helps (each reward's pick and its weighted majority vote, best-of-M with CIs against
    random and majority vote, `rewardlab.demo.compare`), best-of-N curves, pairwise accuracy and
    calibration; ``results.json`` and ``report.html``.
 """
@@ -40,16 +39,20 @@ from rewardlab.synth.export import WRONG_ANSWER_KINDS, pair_rows
 from rewardlab.synth.world import WORLD_VERSION, Problem, extract_answer, generate_problems, is_correct
 
 RM_SEED, EVAL_SEED, PROBE_SEED, VERIFIER_WORLD_SEED = 3_000_003, 4_000_003, 5_000_003, 6_000_003
-REWARDS = ("MiniLM BT (outcome)", "step verifier (min)")
-"""The learned rewards the demo trains and compares, in report order."""
-VOTE_WEIGHTING = {REWARDS[0]: "sigmoid", REWARDS[1]: "raw"}
+STEP_VERIFIER, OUTCOME_RM = "step verifier (min)", "MiniLM BT (outcome)"
+REWARDS = (STEP_VERIFIER, OUTCOME_RM)
+"""The learned rewards the demo can train and compare, in report order (the outcome RM only with
+``DemoSize.outcome_rm``)."""
+VOTE_WEIGHTING = {STEP_VERIFIER: "raw", OUTCOME_RM: "sigmoid"}
 """How each reward's values become votes in its weighted majority vote (`rewardlab.search.voting`): the
 BT model's logits through a sigmoid, the verifier's probabilities as they are."""
 
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How big each stage is. ``eval_samples`` is the pool size M of the best-of-N curves."""
+    """How big each stage is. ``eval_samples`` is the pool size M of the best-of-N curves; ``outcome_rm``
+    adds the MiniLM BT outcome model (the pairs and reward_model stages, and its scoring: about 105 s on an
+    idle machine at the full size)."""
 
     name: str
     policy: str
@@ -64,6 +67,7 @@ class DemoSize:
     rm_epochs: int
     rm_batch_size: int
     rm_learning_rate: float
+    outcome_rm: bool = True
     policy_eval_problems: int = 100
     probe_problems: int = 40
     verifier_world_problems: int = 6000
@@ -77,14 +81,16 @@ class DemoSize:
 SIZES = {
     "full": DemoSize("full", "full", "easy", rm_problems=300, rm_samples=8, pairs_per_problem=3,
                      eval_problems=150, eval_samples=16, temperature=0.8, max_new_tokens=80, rm_epochs=1,
-                     rm_batch_size=16, rm_learning_rate=5e-5),
+                     rm_batch_size=16, rm_learning_rate=5e-5, outcome_rm=False),
     "small": DemoSize("small", "small", "easy", rm_problems=40, rm_samples=4, pairs_per_problem=2,
                       eval_problems=24, eval_samples=8, temperature=1.0, max_new_tokens=80, rm_epochs=1,
                       rm_batch_size=8, rm_learning_rate=5e-5, policy_eval_problems=20, probe_problems=10,
                       verifier_world_problems=300, verifier_epochs=2, verifier_batch_size=16),
 }
-"""``full`` is the demo; ``small`` checks the pipeline in a couple of minutes (its policy rarely solves a
-problem, so most pairs use the gold solution as the chosen side)."""
+"""``full`` is the demo (the outcome RM off: its ~105 s do not fit the 10-minute budget beside the step
+verifier's ~245 s; ``--outcome-rm`` adds it, docs/demo.md has its figures); ``small`` checks the pipeline in a
+couple of minutes (its policy rarely solves a problem, so most pairs use the gold solution as the chosen
+side)."""
 
 
 class StageCache:
@@ -152,11 +158,6 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
     stages.run("candidates", (files["candidates_rm"], files["candidates_eval"], files["verifier"]),
                lambda: sample_candidates(policy_dir, rm_problems, eval_problems, cfg, files),
                used("rm_problems", "rm_samples", "eval_problems", "eval_samples", "temperature", "max_new_tokens"))
-    stages.run("pairs", (files["pairs"],), lambda: write_jsonl(files["pairs"], build_pairs(
-        rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)), used("pairs_per_problem"))
-    stages.run("reward_model", (rm_dir / "rewardlab_train.json",),
-               lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress),
-               used("rm_epochs", "rm_batch_size", "rm_learning_rate"))
     stages.run("verifier_steps", (files["verifier_steps"],), lambda: write_jsonl(files["verifier_steps"], verifier_rows(
         generate_problems(cfg.verifier_world_problems, VERIFIER_WORLD_SEED, cfg.difficulty),
         read_jsonl(files["candidates_rm"]), seed=0, copies=cfg.verifier_copies)),
@@ -164,16 +165,24 @@ def run_demo(out: str | Path = "rewardlab-demo", size: str | DemoSize = "full", 
     stages.run("verifier", (verifier_dir / "rewardlab_train.json",),
                lambda: train_verifier(files["verifier_steps"], verifier_dir, policy_dir, cfg, progress),
                used("verifier_epochs", "verifier_max_steps", "verifier_batch_size", "verifier_learning_rate"))
+    reward_dirs, stage_of = {STEP_VERIFIER: verifier_dir}, {STEP_VERIFIER: "verifier"}
+    if cfg.outcome_rm:
+        stages.run("pairs", (files["pairs"],), lambda: write_jsonl(files["pairs"], build_pairs(
+            rm_problems, read_jsonl(files["candidates_rm"]), cfg.pairs_per_problem, seed=0)),
+            used("pairs_per_problem"))
+        stages.run("reward_model", (rm_dir / "rewardlab_train.json",),
+                   lambda: train_reward_model(files["pairs"], rm_dir, cfg, progress),
+                   used("rm_epochs", "rm_batch_size", "rm_learning_rate"))
+        reward_dirs[OUTCOME_RM], stage_of[OUTCOME_RM] = rm_dir, "reward_model"
+    scorers = {STEP_VERIFIER: lambda: StepVerifier(verifier_dir), OUTCOME_RM: lambda: classifier_reward(rm_dir)}
     stages.run("scores", (files["scores"], files["probe"], files["score_seconds"]), lambda: score_candidates(
-        {REWARDS[0]: classifier_reward(rm_dir), REWARDS[1]: StepVerifier(verifier_dir)},
-        read_jsonl(files["candidates_eval"]), pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED,
-                                                                          cfg.difficulty)), files),
-        used("probe_problems"))
+        {name: scorers[name]() for name in reward_dirs}, read_jsonl(files["candidates_eval"]),
+        pair_rows(generate_problems(cfg.probe_problems, PROBE_SEED, cfg.difficulty)), files),
+        {**used("probe_problems"), "rewards": list(reward_dirs)})
 
     start = time.perf_counter()
-    results = build_results(out, cfg, eval_problems, files, policy_dir,
-                            {REWARDS[0]: rm_dir, REWARDS[1]: verifier_dir}, VOTE_WEIGHTING,
-                            {REWARDS[0]: "reward_model", REWARDS[1]: "verifier"})
+    results = build_results(out, cfg, eval_problems, files, policy_dir, reward_dirs,
+                            {name: VOTE_WEIGHTING[name] for name in reward_dirs}, stage_of)
     results.update({"timings_s": {**stages.timings, "results": round(time.perf_counter() - start, 1)},
                     "build_seconds": stages.build_seconds, "cached_stages": stages.cached})
     report = write_report(out, results)

@@ -128,8 +128,10 @@ def build_results(out: Path, cfg: Any, eval_problems: list[Any], files: dict[str
     probe = _read(files["probe"])
     rewards = {name: reward_block(name, path, raw[name], correct, probe, built.get(stage_of.get(name, "")),
                                   seconds.get(name)) for name, path in reward_dirs.items()}
-    pairs = _read(files["pairs"])
-    rewards[next(iter(reward_dirs))]["train"].update(pairs=len(pairs), pairs_by_subset=count_by(pairs, "subset"))
+    for block in rewards.values():
+        if block["recipe"] == "bt" and files["pairs"].exists():
+            pairs = _read(files["pairs"])
+            block["train"].update(pairs=len(pairs), pairs_by_subset=count_by(pairs, "subset"))
     if "verifier_steps" in files and files["verifier_steps"].exists():
         steps = _read(files["verifier_steps"])
         for block in rewards.values():
@@ -374,10 +376,12 @@ def render(results: dict[str, Any]) -> str:
         _verifier_note(cand["verifier"]),
         "<h2>The learned rewards</h2>", _reward_table(rewards),
         "<p class='note'>Held-out pairs: every (correct, wrong) pair of candidates of each evaluation problem. "
-        "MiniLM BT trains on (correct, wrong) candidate pairs of other problems, where the gold solution or a "
-        "world corruption stands in when the policy gave no correct (or no wrong) sample. The PRM trains on "
-        "step-labelled solutions: gold and every corruption kind of extra world problems, and the policy's "
-        "own samples labelled by the world's first wrong step; it is scored with min over steps.</p>",
+        "The step verifier trains on solutions' equations (phrases and question dropped), each step labelled by "
+        "whether its own equation holds: the gold equations of extra world problems with randomly slipped "
+        "copies, and the equations of the policy's own samples of other problems; a solution scores the min "
+        "over its equations of P(equation right), and one without an equation is not scored. MiniLM BT (with "
+        "--outcome-rm) trains on (correct, wrong) candidate pairs of other problems, where the gold solution "
+        "or a world corruption stands in when the policy gave no correct (or no wrong) sample.</p>",
         "<h2>What each reward can tell apart</h2>", _probe_table(rewards),
         "<p class='note'>Probe pairs from the world, with exact labels: the gold solution against one corrupted "
         "copy (arithmetic slip, wrong operand, skipped step, wrong final answer, or a flawed step with the "
