@@ -242,6 +242,7 @@ def test_verdict_leads_with_the_answer():
     text = verdict(comp, rewards, {"per_problem": 16})
     assert text.startswith("A majority vote weighted by B helps this policy: at best-of-16")
     assert "it picks a correct solution 25.0%" in text and "A picks a correct solution 30.0%" in text
+    assert "B does not separate" not in text and "A does not separate" in text  # B's vote helps: B sees something
 
 
 def test_cli_rejects_an_unknown_size(tmp_path):

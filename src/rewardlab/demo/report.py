@@ -247,7 +247,8 @@ def verdict(comp: dict[str, Any], rewards: dict[str, Any], candidates: dict[str,
     else:
         text = (f"No learned reward beats both random and majority vote with a CI above 0. At {setting}: "
                 + "; ".join(clause(k) for k in learned) + ".")
-    losers = [k for k in learned if not rules[k]["beats_baselines"] and k in rewards]
+    helped = {reward_of(k) for k in winners}  # a reward whose pick or vote clears both baselines
+    losers = [k for k in learned if k in rewards and k not in helped]
     if losers:
         kinds = rewards[losers[-1]]["probe"]["by_kind"]
         if kinds:
