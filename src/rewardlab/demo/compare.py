@@ -22,15 +22,23 @@ from rewardlab.search.answers import answer_ids
 from rewardlab.search.voting import vote_expectations
 
 
-def majority_full_pool(answers: Sequence[Sequence[object | None]], correct: np.ndarray) -> np.ndarray:
-    """Per problem, the exact accuracy of a majority vote over the whole pool, shape (problems,).
+def weighted_vote_full_pool(answers: Sequence[Sequence[object | None]], correct: np.ndarray,
+                            weights: np.ndarray | None = None) -> np.ndarray:
+    """Per problem, the exact accuracy of a (weighted) majority vote over the whole pool, shape (problems,).
 
-    Candidates without an answer abstain; among the answers with the most votes one is drawn uniformly, so
-    the value is the share of those tied answers that are right; a pool where nobody answers scores 0.
-    This is `rewardlab.search.voting.vote_expectations` at N = M (one draw: the whole pool), per problem.
+    Each candidate adds its weight (>= 0; None: one vote each) to its answer's tally and the heaviest answer
+    wins; candidates without an answer abstain; among tied answers one is drawn uniformly, so the value is
+    the share of those tied answers that are right; a pool where nobody answers scores 0. This is
+    `rewardlab.search.voting.vote_expectations` at N = M (one draw: the whole pool), per problem.
     """
     correct = np.asarray(correct, dtype=bool)
-    return vote_expectations(answer_ids(answers), correct, [correct.shape[1]])[:, 0]
+    return vote_expectations(answer_ids(answers), correct, [correct.shape[1]], weights=weights)[:, 0]
+
+
+def majority_full_pool(answers: Sequence[Sequence[object | None]], correct: np.ndarray) -> np.ndarray:
+    """Per problem, the exact accuracy of a plain majority vote over the whole pool: `weighted_vote_full_pool`
+    with one vote per candidate."""
+    return weighted_vote_full_pool(answers, correct)
 
 
 def vote_rule(reward: str) -> str:
@@ -38,12 +46,11 @@ def vote_rule(reward: str) -> str:
     return f"{reward}, weighted vote"
 
 
-def weighted_vote_full_pool(answers: Sequence[Sequence[object | None]], correct: np.ndarray,
-                            weights: np.ndarray) -> np.ndarray:
-    """Per problem, the exact accuracy of a weighted majority vote over the whole pool: each candidate adds
-    its weight (>= 0) to its answer's tally, the heaviest answer wins (ties split evenly)."""
-    correct = np.asarray(correct, dtype=bool)
-    return vote_expectations(answer_ids(answers), correct, [correct.shape[1]], weights=weights)[:, 0]
+def reward_of(rule: str) -> str:
+    """The learned reward a selection rule uses (the inverse of `vote_rule`): the rule's own name, or the
+    reward whose values weight a vote."""
+    suffix = vote_rule("")
+    return rule[: -len(suffix)] if rule.endswith(suffix) else rule
 
 
 def per_problem(scores: dict[str, np.ndarray], correct: np.ndarray, answers: Sequence[Sequence[object | None]],

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.demo.compare import reward_of, vote_rule
 from rewardlab.io import atomic_writer, write_json
 from rewardlab.search.answers import answer_ids
 from rewardlab.search.voting import majority_vote_curve, vote_curve, vote_weights
@@ -49,7 +50,6 @@ def curves(scores: dict[str, np.ndarray], correct: np.ndarray, answers: list[lis
     """Best-of-N accuracy for N = 1, 2, 4, ... up to the pool size, for each reward's pick, each reward-
     weighted vote (``votes``: the weights) and each baseline; the rewards', the weighted votes' and the
     oracle's rows carry a bootstrap CI over problems (``gold_ci_low``/``gold_ci_high``)."""
-    from rewardlab.demo.compare import vote_rule
     from rewardlab.evaluate.metrics import best_of_n_curve
 
     m = correct.shape[1]
@@ -113,7 +113,7 @@ def build_results(out: Path, cfg: Any, eval_problems: list[Any], files: dict[str
     (for its cost)."""
     from dataclasses import asdict
 
-    from rewardlab.demo.compare import comparison, per_problem, vote_rule
+    from rewardlab.demo.compare import comparison, per_problem
     from rewardlab.synth.policy import policy_card
 
     rows, score_rows = _read(files["candidates_eval"]), _read(files["scores"])
@@ -187,15 +187,6 @@ def probe_accuracy(rows: list[dict[str, Any]], reward: str) -> dict[str, Any]:
 
     kinds = {kind: block([r for r in rows if r["subset"] == kind]) for kind in sorted({r["subset"] for r in rows})}
     return {"by_kind": kinds, "all": block(rows)}
-
-
-def reward_of(rule: str) -> str:
-    """The learned reward a selection rule uses: the rule's own name, or the reward whose values weight a
-    vote (`rewardlab.demo.compare.vote_rule`)."""
-    from rewardlab.demo.compare import vote_rule
-
-    suffix = vote_rule("")
-    return rule[: -len(suffix)] if rule.endswith(suffix) else rule
 
 
 def _pct(x: float) -> str:
